@@ -1,0 +1,39 @@
+"""Seeding helpers for reproducible runs.
+
+``torch.manual_seed`` is taught in notebook 01 (tensors); DataLoader generators and
+``seed_worker`` in notebook 02 (datasets). Nothing here runs on import.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+__all__ = ["seed_everything", "seed_worker", "make_generator"]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's ``random``, NumPy and torch (CPU and every CUDA device)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds all CUDA devices
+
+
+def make_generator(seed: int) -> torch.Generator:
+    """A CPU ``torch.Generator`` seeded with ``seed``, for ``random_split`` and DataLoader shuffling."""
+    generator = torch.Generator()
+    generator.manual_seed(seed)
+    return generator
+
+
+def seed_worker(worker_id: int) -> None:
+    """``worker_init_fn`` for DataLoader: derive NumPy/``random`` seeds from torch's per-worker seed.
+
+    torch already seeds each worker with ``base_seed + worker_id``; NumPy and ``random``
+    are not, so without this every worker would draw the same augmentation numbers.
+    """
+    worker_seed = torch.initial_seed() % 2**32
+    np.random.seed(worker_seed)
+    random.seed(worker_seed)

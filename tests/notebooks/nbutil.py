@@ -1,0 +1,40 @@
+"""Small helpers shared by the notebook tests."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NAME_RE = re.compile(r"^\d\d_[a-z][a-z0-9_]*\.ipynb$")
+
+
+def notebook_paths() -> list[Path]:
+    return sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+
+
+def load(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def source(cell: dict[str, Any]) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def tags(cell: dict[str, Any]) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def metrics_from(nb: dict[str, Any]) -> dict[str, Any]:
+    """The JSON metrics a notebook exports from its cell tagged ``metrics``."""
+    for cell in nb["cells"]:
+        if "metrics" in tags(cell):
+            for out in cell.get("outputs", []):
+                data = out.get("data", {})
+                if "application/json" in data:
+                    return data["application/json"]
+    raise AssertionError("no cell tagged 'metrics' with an application/json output")

@@ -1,0 +1,136 @@
+"""Notebook lint in plain Python: structure rules that nbval cannot see."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import pytest
+
+from nbutil import ROOT, NAME_RE, load, notebook_paths, source, tags
+
+NOTEBOOKS = notebook_paths()
+IDS = [p.name for p in NOTEBOOKS]
+KNOWN_MAGICS = {"matplotlib", "time", "timeit"}
+PARAMETERS_WITHIN_FIRST = 4  # code cells
+IMAGE_RE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)|<img[^>]+src=\"([^\"]+)\"")
+ABSOLUTE_PATH_RE = re.compile(r"(/home/|/root/|/Users/|/tmp/|/work/|[A-Z]:\\\\Users)")
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found in notebooks/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_file_name(path):
+    assert NAME_RE.match(path.name), f"{path.name}: name must look like NN_topic.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_kernelspec_is_python3(path):
+    spec = load(path)["metadata"].get("kernelspec", {})
+    assert spec.get("name") == "python3", f"{path.name}: kernelspec is {spec!r}, expected python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_one_parameters_cell_near_the_top(path):
+    code = [c for c in load(path)["cells"] if c["cell_type"] == "code"]
+    param_idx = [i for i, c in enumerate(code) if "parameters" in tags(c)]
+    assert len(param_idx) == 1, f"{path.name}: {len(param_idx)} cells tagged 'parameters', expected 1"
+    assert param_idx[0] < PARAMETERS_WITHIN_FIRST, (
+        f"{path.name}: the parameters cell is code cell {param_idx[0] + 1}; put it in the first "
+        f"{PARAMETERS_WITHIN_FIRST}")
+    tree = ast.parse(source(code[param_idx[0]]))
+    names = []
+    for node in tree.body:
+        assert isinstance(node, (ast.Assign, ast.AnnAssign)), (
+            f"{path.name}: the parameters cell may only assign values (line {node.lineno})")
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    bad = [n for n in names if not re.fullmatch(r"[A-Z][A-Z0-9_]*", n)]
+    assert not bad, f"{path.name}: parameter names must be UPPER_CASE: {bad}"
+    assert {"DEVICE", "SEED"} <= set(names), f"{path.name}: parameters lack DEVICE or SEED: {names}"
+    # never reassigned later in the notebook
+    for c in code[param_idx[0] + 1:]:
+        for node in ast.walk(ast.parse(_strip_magics(source(c)))):
+            if isinstance(node, ast.Assign):
+                for t in node.targets:
+                    assert not (isinstance(t, ast.Name) and t.id in names), (
+                        f"{path.name}: parameter {t.id} is reassigned in a later cell")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_execution_counts_are_one_top_to_bottom_run(path):
+    code = [c for c in load(path)["cells"] if c["cell_type"] == "code"]
+    counts = [c.get("execution_count") for c in code]
+    assert counts == list(range(1, len(code) + 1)), (
+        f"{path.name}: execution counts {counts} are not 1..{len(code)}; run `make execute NB={path.name[:2]}`")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_error_outputs(path):
+    for i, c in enumerate(load(path)["cells"]):
+        for out in c.get("outputs", []):
+            assert out.get("output_type") != "error", (
+                f"{path.name}: cell {i + 1} stored an error: {out.get('ename')}: {out.get('evalue')}")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_absolute_paths_or_user_names_in_outputs(path):
+    for i, c in enumerate(load(path)["cells"]):
+        for out in c.get("outputs", []):
+            texts = [out.get("text", "")] + [
+                v for k, v in out.get("data", {}).items() if k.startswith("text/")]
+            for text in texts:
+                text = "".join(text) if isinstance(text, list) else text
+                m = ABSOLUTE_PATH_RE.search(text)
+                assert not m, f"{path.name}: cell {i + 1} output shows a machine path: {text[max(0, m.start()-40):m.end()+40]!r}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_referenced_images_exist(path):
+    for i, c in enumerate(load(path)["cells"]):
+        if c["cell_type"] != "markdown":
+            continue
+        for m in IMAGE_RE.finditer(source(c)):
+            ref = m.group(1) or m.group(2)
+            if ref.startswith(("http:", "https:", "data:", "attachment:")):
+                assert not ref.startswith("http"), f"{path.name}: cell {i + 1} loads a remote image {ref}"
+                continue
+            assert (path.parent / ref).resolve().is_file(), f"{path.name}: cell {i + 1} references missing image {ref}"
+
+
+def _strip_magics(src: str) -> str:
+    return "\n".join("pass" if l.lstrip().startswith(("%", "!")) else l for l in src.splitlines())
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_unknown_magics(path):
+    for i, c in enumerate(load(path)["cells"]):
+        if c["cell_type"] != "code":
+            continue
+        for line in source(c).splitlines():
+            s = line.strip()
+            if s.startswith("!"):
+                pytest.fail(f"{path.name}: cell {i + 1} runs a shell command: {s}")
+            if s.startswith("%"):
+                name = s.lstrip("%").split()[0]
+                assert name in KNOWN_MAGICS, f"{path.name}: cell {i + 1} uses unknown magic %{name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_opens_with_title_and_ends_with_summary(path):
+    cells = load(path)["cells"]
+    assert cells[0]["cell_type"] == "markdown" and source(cells[0]).startswith("# "), (
+        f"{path.name}: the first cell must be a markdown title '# ...'")
+    last_md = [c for c in cells if c["cell_type"] == "markdown"][-1]
+    assert re.search(r"^##\s+Summary", source(last_md), re.M), f"{path.name}: the last markdown cell must be '## Summary'"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_no_star_imports_or_writefile(path):
+    for i, c in enumerate(load(path)["cells"]):
+        if c["cell_type"] == "code":
+            s = source(c)
+            assert "import *" not in s, f"{path.name}: cell {i + 1} uses import *"
+            assert "%%writefile" not in s, f"{path.name}: cell {i + 1} uses %%writefile"

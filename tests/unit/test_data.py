@@ -1,0 +1,155 @@
+"""torchprimer.data, each branch, on small fabricated files (not the real 30 MB)."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from torchprimer import data as tpdata
+from torchprimer.data import DataUnavailableError, IdxFile, ensure_fashion_mnist, raw_dir
+
+CONTENT = {"a-images": b"\x00\x00\x08\x03" + bytes(range(256)) * 4, "a-labels": b"\x00\x00\x08\x01" + bytes(10)}
+FILES = tuple(IdxFile(n, len(c), hashlib.sha256(c).hexdigest()) for n, c in CONTENT.items())
+
+
+def no_network(root: Path) -> None:
+    raise AssertionError("the network must not be touched")
+
+
+def make_source(folder: Path, content: dict[str, bytes] = CONTENT) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, blob in content.items():
+        with gzip.open(folder / f"{name}.gz", "wb") as fh:
+            fh.write(blob)
+    return folder
+
+
+def fetch(root: Path, sources, **kw) -> Path:
+    kw.setdefault("downloader", no_network)
+    return ensure_fashion_mnist(root, source_dirs=sources, files=FILES, **kw)
+
+
+def test_copies_from_local_source_and_verifies(tmp_path):
+    src = make_source(tmp_path / "src")
+    out = fetch(tmp_path / "data", [src])
+    assert out == raw_dir(tmp_path / "data")
+    for name, blob in CONTENT.items():
+        assert (out / name).read_bytes() == blob
+    assert not list(out.glob("*.tmp")), "temporary files must not be left behind"
+
+
+def test_verified_copy_touches_nothing(tmp_path):
+    src = make_source(tmp_path / "src")
+    out = fetch(tmp_path / "data", [src])
+    mtimes = {p: p.stat().st_mtime_ns for p in out.iterdir()}
+    # no sources and a downloader that fails: verified files must be enough
+    fetch(tmp_path / "data", [])
+    assert {p: p.stat().st_mtime_ns for p in out.iterdir()} == mtimes
+
+
+def test_truncated_file_is_detected_and_replaced(tmp_path):
+    src = make_source(tmp_path / "src")
+    out = fetch(tmp_path / "data", [src])
+    (out / "a-images").write_bytes(CONTENT["a-images"][:100])
+    logs = []
+    fetch(tmp_path / "data", [src], log=logs.append)
+    assert (out / "a-images").read_bytes() == CONTENT["a-images"]
+    assert any("a-images" in m and "truncated" in m for m in logs), logs
+
+
+def test_corrupted_file_same_size_is_detected_by_digest(tmp_path):
+    src = make_source(tmp_path / "src")
+    out = fetch(tmp_path / "data", [src])
+    bad = bytearray(CONTENT["a-labels"])
+    bad[-1] ^= 0xFF
+    (out / "a-labels").write_bytes(bytes(bad))
+    assert "SHA-256" in tpdata.verify_file(out / "a-labels", FILES[1])
+    fetch(tmp_path / "data", [src])
+    assert (out / "a-labels").read_bytes() == CONTENT["a-labels"]
+
+
+def test_wrong_digest_source_is_skipped_for_the_next_good_one(tmp_path):
+    bad_src = make_source(tmp_path / "bad", {k: v[:-1] + b"X" for k, v in CONTENT.items()})
+    good_src = make_source(tmp_path / "good")
+    out = fetch(tmp_path / "data", [bad_src, good_src])
+    assert (out / "a-images").read_bytes() == CONTENT["a-images"]
+
+
+def test_corrupt_gzip_is_reported_with_its_name(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for f in FILES:
+        (src / f.gz_name).write_bytes(b"this is not gzip")
+    with pytest.raises(DataUnavailableError) as err:
+        fetch(tmp_path / "data", [src], download=False)
+    msg = str(err.value)
+    assert str(src / "a-images.gz") in msg and "could not be decompressed" in msg
+    assert not raw_dir(tmp_path / "data").exists() or not any(raw_dir(tmp_path / "data").iterdir())
+
+
+def test_falls_back_to_download(tmp_path):
+    calls = []
+
+    def fake_download(root: Path) -> None:
+        calls.append(root)
+        for name, blob in CONTENT.items():
+            (raw_dir(root)).mkdir(parents=True, exist_ok=True)
+            (raw_dir(root) / name).write_bytes(blob)
+
+    out = fetch(tmp_path / "data", [tmp_path / "empty"], downloader=fake_download)
+    assert calls == [tmp_path / "data"]
+    assert (out / "a-labels").read_bytes() == CONTENT["a-labels"]
+
+
+def test_download_that_yields_bad_data_is_reported(tmp_path):
+    def bad_download(root: Path) -> None:
+        raw_dir(root).mkdir(parents=True, exist_ok=True)
+        for name in CONTENT:
+            (raw_dir(root) / name).write_bytes(b"junk")
+
+    with pytest.raises(DataUnavailableError, match="after download"):
+        fetch(tmp_path / "data", [], downloader=bad_download)
+
+
+def test_no_source_lists_the_three_ways(tmp_path):
+    def offline(root: Path) -> None:
+        raise OSError("Name or service not known")
+
+    with pytest.raises(DataUnavailableError) as err:
+        fetch(tmp_path / "data", [tmp_path / "nowhere"], downloader=offline)
+    msg = str(err.value)
+    assert "apt-get install dataset-fashion-mnist" in msg
+    assert "FASHION_MNIST_DIR" in msg
+    assert "internet" in msg
+    assert "Name or service not known" in msg
+    assert str(tmp_path / "nowhere" / "a-images.gz") in msg
+
+
+def test_env_var_source_comes_before_debian(tmp_path, monkeypatch):
+    monkeypatch.setenv("FASHION_MNIST_DIR", str(tmp_path / "mine"))
+    dirs = tpdata._local_source_dirs()
+    assert dirs == [tmp_path / "mine", tpdata.DEBIAN_DIR]
+
+
+def test_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    src = make_source(tmp_path / "src")
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(tpdata.os, "replace", boom)
+    with pytest.raises(DataUnavailableError, match="disk full"):
+        fetch(tmp_path / "data", [src], download=False)
+    leftovers = list(raw_dir(tmp_path / "data").iterdir())
+    assert leftovers == [], leftovers
+
+
+def test_cli_reports_failure(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(tpdata, "_local_source_dirs", lambda: [tmp_path / "nowhere"])
+    rc = tpdata.main(["--root", str(tmp_path / "data"), "--no-download"])
+    assert rc == 1
+    assert "Get it in one of three ways" in capsys.readouterr().err
+
