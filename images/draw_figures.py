@@ -1,0 +1,575 @@
+"""Draw the concept figures used by the notebooks.
+
+Run with ``make figures`` (or ``python images/draw_figures.py [OUTDIR]``). Every figure is drawn
+with matplotlib on the Agg backend, at a fixed dpi, from fixed numbers or seeded random numbers,
+and saved without metadata, so running this twice gives the same pixels.
+``tests/unit/test_figures.py`` redraws into a temporary folder and compares with the committed files.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.animation import PillowWriter  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon, Rectangle  # noqa: E402
+
+DPI = 100
+SEED = 0
+HERE = Path(__file__).resolve().parent
+
+# One small palette, readable on white and in grayscale prints.
+BLUE = "#4C72B0"
+ORANGE = "#DD8452"
+GREEN = "#55A868"
+RED = "#C44E52"
+PURPLE = "#8172B2"
+GRAY = "#8C8C8C"
+LIGHT = "#EAF0F8"
+
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 11,
+    "axes.titlesize": 12,
+    "svg.hashsalt": "torchprimer",
+    "path.simplify": True,
+}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _save_png(fig: Figure, path: Path) -> None:
+    fig.savefig(path, dpi=DPI, metadata={"Software": None}, facecolor="white")
+    plt.close(fig)
+
+
+def _cell(ax, x: float, y: float, text: str = "", *, w: float = 1.0, h: float = 1.0,
+          face: str = LIGHT, edge: str = BLUE, fontsize: float = 12, lw: float = 1.5,
+          color: str = "black", zorder: float = 1.0) -> None:
+    ax.add_patch(Rectangle((x, y), w, h, facecolor=face, edgecolor=edge, linewidth=lw, zorder=zorder))
+    if text != "":
+        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=fontsize, color=color,
+                zorder=zorder + 0.5)
+
+
+def _grid(ax, x0: float, y0: float, values, **kw) -> None:
+    """Draw a 2-D array of values with row 0 at the top, starting at (x0, y0) = bottom-left."""
+    values = np.atleast_2d(values)
+    rows, cols = values.shape
+    for r in range(rows):
+        for c in range(cols):
+            _cell(ax, x0 + c, y0 + rows - 1 - r, str(values[r, c]), **kw)
+
+
+def _arrow(ax, start, end, text: str = "", *, color: str = "black", style: str = "-|>",
+           ls: str = "-", text_offset=(0.0, 0.25), fontsize: float = 11, rad: float = 0.0,
+           text_color: str | None = None, lw: float = 1.6) -> None:
+    ax.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=16, color=color,
+                                 linestyle=ls, linewidth=lw,
+                                 connectionstyle=f"arc3,rad={rad}", shrinkA=2, shrinkB=2))
+    if text:
+        mx, my = (start[0] + end[0]) / 2 + text_offset[0], (start[1] + end[1]) / 2 + text_offset[1]
+        ax.text(mx, my, text, ha="center", va="center", fontsize=fontsize,
+                color=text_color or color, family="DejaVu Sans Mono")
+
+
+def _box(ax, x: float, y: float, w: float, h: float, text: str, *, face: str = LIGHT,
+         edge: str = BLUE, fontsize: float = 11, mono: bool = False, round_: bool = True,
+         ha: str = "center") -> None:
+    style = "round,pad=0.02,rounding_size=0.15" if round_ else "square,pad=0.0"
+    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle=style, facecolor=face, edgecolor=edge,
+                                linewidth=1.6))
+    tx = x + w / 2 if ha == "center" else x + 0.15
+    ax.text(tx, y + h / 2, text, ha=ha, va="center", fontsize=fontsize,
+            family="DejaVu Sans Mono" if mono else "DejaVu Sans", linespacing=1.4)
+
+
+def _canvas(width: float, height: float, xlim, ylim) -> tuple[Figure, plt.Axes]:
+    fig = plt.figure(figsize=(width, height))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return fig, ax
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def tensor_dimensions(out: Path) -> None:
+    """Scalar, vector, matrix and 3-D tensor, each with its ndim and shape."""
+    fig, ax = _canvas(12, 4.5, (-0.5, 23.5), (-2.6, 6.4))
+
+    # scalar
+    _cell(ax, 0.5, 1.5, "7")
+    # vector
+    _grid(ax, 3, 1.5, np.array([[1, 2, 3, 4]]))
+    # matrix 3 x 4
+    _grid(ax, 9, 0.5, np.arange(1, 13).reshape(3, 4))
+    # 3-D: two 3x4 matrices, the back one offset up-right
+    depth_dx, depth_dy = 1.0, 1.0
+    back = np.arange(13, 25).reshape(3, 4)
+    front = np.arange(1, 13).reshape(3, 4)
+    _grid(ax, 16 + depth_dx, 0.5 + depth_dy, back, face="#D5DEEE", color="#555555", zorder=1)
+    _grid(ax, 16, 0.5, front, zorder=5)
+    # depth edges
+    for (x, y) in [(16, 3.5), (20, 3.5), (20, 0.5)]:
+        ax.plot([x, x + depth_dx], [y, y + depth_dy], color=BLUE, lw=1.2, zorder=0.5)
+
+    labels = [
+        (1.0, "scalar", "ndim = 0\nshape = ()"),
+        (5.0, "vector", "ndim = 1\nshape = (4,)"),
+        (11.0, "matrix", "ndim = 2\nshape = (3, 4)"),
+        (18.5, "3-D tensor", "ndim = 3\nshape = (2, 3, 4)"),
+    ]
+    for x, name, shape in labels:
+        ax.text(x, 5.9, name, ha="center", va="center", fontsize=15, weight="bold")
+        ax.text(x, -1.3, shape, ha="center", va="center", fontsize=12, family="DejaVu Sans Mono")
+    ax.text(8.8, 2.0, "dim 0:\n3 rows", fontsize=10, color=GRAY, ha="right", va="center")
+    ax.text(11.0, 0.0, "dim 1: 4 columns", fontsize=10, color=GRAY, ha="center", va="center")
+    ax.text(15.6, 4.9, "dim 0: 2 matrices", fontsize=10, color=GRAY)
+    _save_png(fig, out / "tensor_dimensions.png")
+
+
+def _toy_image(size: int = 12) -> np.ndarray:
+    """A tiny RGB picture (sky, sun, grass) as floats in [0, 1], shape H x W x 3."""
+    img = np.zeros((size, size, 3))
+    rows = np.arange(size)[:, None] * np.ones((1, size))
+    cols = np.ones((size, 1)) * np.arange(size)[None, :]
+    sky = rows < size * 0.65
+    img[sky] = [0.45, 0.7, 0.95]
+    img[~sky] = [0.25, 0.65, 0.25]
+    sun = (rows - 3) ** 2 + (cols - 8) ** 2 <= 4.5
+    img[sun] = [1.0, 0.85, 0.1]
+    img[(rows == size - 1) & (cols % 3 == 0)] = [0.15, 0.45, 0.15]
+    return img
+
+
+def tensor_image_channels(out: Path) -> None:
+    """An RGB image is a 3-D tensor: channels x height x width."""
+    img = _toy_image(12)
+    fig = plt.figure(figsize=(12, 4.6))
+    ax_img = fig.add_axes((0.02, 0.16, 0.24, 0.66))
+    ax_img.imshow(img, interpolation="nearest")
+    ax_img.set_xticks([0, 11], ["0", "W-1"])
+    ax_img.set_yticks([0, 11], ["0", "H-1"])
+    ax_img.set_title("an RGB image, 12 x 12 pixels", fontsize=12)
+
+    ax = fig.add_axes((0.27, 0.0, 0.73, 1.0))
+    ax.set_xlim(0, 32)
+    ax.set_ylim(0, 12.3)
+    ax.axis("off")
+    _arrow(ax, (0.3, 6.3), (3.6, 6.3), "ToTensor()", text_offset=(0, 0.6), fontsize=10)
+    names = ["R (channel 0)", "G (channel 1)", "B (channel 2)"]
+    cmaps = ["Reds", "Greens", "Blues"]
+    step = 1.6
+    for k in (2, 1, 0):
+        x0, y0 = 5 + k * step, 1.8 + k * step
+        ax.imshow(img[:, :, k], cmap=cmaps[k], vmin=0, vmax=1.15, interpolation="nearest",
+                  extent=(x0, x0 + 7, y0, y0 + 7), zorder=10 - k)
+        ax.add_patch(Rectangle((x0, y0), 7, 7, fill=False, edgecolor="black", lw=1.2, zorder=11 - k))
+        ax.text(x0 + 7.2, y0 + 0.3, names[k], fontsize=10, va="bottom", zorder=20)
+    ax.text(8.5, 0.9, "W = 12", ha="center", fontsize=11)
+    ax.text(4.5, 5.3, "H = 12", ha="center", va="center", rotation=90, fontsize=11)
+    ax.text(5.3, 11.6, "C = 3", fontsize=11)
+    ax.annotate("", xy=(8.2, 10.9), xytext=(5.1, 7.8),
+                arrowprops={"arrowstyle": "->", "color": GRAY})
+    ax.text(21.5, 8.0, "tensor.shape\n= torch.Size([3, 12, 12])\n= C x H x W",
+            fontsize=12, family="DejaVu Sans Mono", va="center", linespacing=1.5)
+    ax.text(21.5, 3.6, "A PIL image or NumPy array is\nH x W x C (channels last);\n"
+            "ToTensor() moves channels first\nand scales 0..255 to 0.0..1.0.",
+            fontsize=10.5, va="center", color="#333333", linespacing=1.4)
+    _save_png(fig, out / "tensor_image_channels.png")
+
+
+def squeeze_unsqueeze(out: Path) -> None:
+    """unsqueeze inserts a dimension of size 1; squeeze removes dimensions of size 1."""
+    fig, ax = _canvas(12, 5.6, (-0.5, 25.5), (-1.0, 10.8))
+    v = np.array([[5, 6, 7]])
+
+    # top row: x (3,) -> unsqueeze(0) -> (1, 3) and unsqueeze(1) -> (3, 1)
+    ax.text(2.0, 10.0, "x", fontsize=14, ha="center", weight="bold")
+    _grid(ax, 0.5, 7.2, v)
+    ax.text(2.0, 6.5, "shape (3,)", ha="center", family="DejaVu Sans Mono")
+
+    _arrow(ax, (4.2, 8.4), (9.3, 9.2), "x.unsqueeze(0)", text_offset=(0, 0.55), color=BLUE, fontsize=10)
+    ax.add_patch(Rectangle((9.7, 8.0), 3.4, 1.6, fill=False, edgecolor=ORANGE, lw=2, ls="--"))
+    _grid(ax, 9.9, 8.3, v)
+    ax.text(13.4, 8.8, "shape (1, 3)\na row", ha="left", va="center", family="DejaVu Sans Mono")
+
+    _arrow(ax, (4.2, 7.4), (16.3, 6.4), "x.unsqueeze(1)", text_offset=(0.0, -0.55), color=BLUE, fontsize=10)
+    ax.add_patch(Rectangle((16.6, 5.2), 1.4, 3.6, fill=False, edgecolor=ORANGE, lw=2, ls="--"))
+    _grid(ax, 16.8, 5.5, v.T)
+    ax.text(19.0, 7.0, "shape (3, 1)\na column", ha="left", va="center", family="DejaVu Sans Mono")
+
+    # bottom row: (1, 3, 1) -> squeeze() -> (3,)
+    ax.plot([-0.5, 25.5], [4.3, 4.3], color="#DDDDDD", lw=1)
+    ax.text(2.0, 3.6, "y", fontsize=14, ha="center", weight="bold")
+    ax.add_patch(Rectangle((1.1, -0.15), 1.8, 3.3, fill=False, edgecolor=ORANGE, lw=2, ls="--"))
+    ax.add_patch(Rectangle((1.3, 0.0), 1.4, 3.0, fill=False, edgecolor=ORANGE, lw=1.2, ls=":"))
+    _grid(ax, 1.5, 0.0, v.T * 1)
+    ax.text(3.4, 1.5, "shape\n(1, 3, 1)", ha="left", va="center", family="DejaVu Sans Mono")
+
+    _arrow(ax, (7.5, 1.5), (13.0, 1.5), "y.squeeze()", text_offset=(0, 0.5), color=RED, fontsize=10)
+    _grid(ax, 13.5, 1.0, v)
+    ax.text(15.0, 0.3, "shape (3,)", ha="center", va="top", family="DejaVu Sans Mono")
+    ax.text(18.2, 1.5, "squeeze() drops every size-1 dim;\nsqueeze(d) drops dim d only if\n"
+            "its size is 1. Data is not copied:\nboth return views.",
+            fontsize=10.5, va="center", color="#333333", linespacing=1.4)
+    ax.text(21.0, 10.2, "dashed box = new dim of size 1", fontsize=10, color=ORANGE, ha="center")
+    _save_png(fig, out / "squeeze_unsqueeze.png")
+
+
+def matmul_gif(out: Path) -> None:
+    """Animated: each entry of C = A @ B is the dot product of a row of A and a column of B."""
+    A = np.array([[1, 2, 3], [4, 5, 6]])
+    B = np.array([[7, 8], [9, 10], [11, 12]])
+    C = A @ B
+    fig, ax = _canvas(9, 3.4, (-0.6, 17.6), (-2.0, 4.8))
+    writer = PillowWriter(fps=1)
+    steps = [(i, j) for i in range(2) for j in range(2)]
+    frames = [None] + steps + ["done"]
+    with writer.saving(fig, str(out / "matmul.gif"), dpi=DPI):
+        for frame in frames:
+            ax.clear()
+            ax.set_xlim(-0.6, 17.6)
+            ax.set_ylim(-2.0, 4.8)
+            ax.set_aspect("equal")
+            ax.axis("off")
+            done = steps if frame == "done" else steps[: steps.index(frame)] if frame else []
+            cur = frame if isinstance(frame, tuple) else None
+            # A (2x3) at x 0..3, y 1..3
+            for r in range(2):
+                for c in range(3):
+                    hot = cur is not None and r == cur[0]
+                    _cell(ax, c, 2 - r + 1, str(A[r, c]), face="#FCE3D2" if hot else LIGHT,
+                          edge=ORANGE if hot else BLUE, lw=2.5 if hot else 1.5)
+            ax.text(1.5, 4.3, "A  (2 x 3)", ha="center", fontsize=12)
+            ax.text(3.7, 2.0, "@", ha="center", va="center", fontsize=18)
+            # B (3x2) at x 4.5..6.5, y 0..3
+            for r in range(3):
+                for c in range(2):
+                    hot = cur is not None and c == cur[1]
+                    _cell(ax, 4.5 + c, 3 - r, str(B[r, c]), face="#DDF0E1" if hot else LIGHT,
+                          edge=GREEN if hot else BLUE, lw=2.5 if hot else 1.5)
+            ax.text(5.5, 4.3, "B  (3 x 2)", ha="center", fontsize=12)
+            ax.text(7.3, 2.0, "=", ha="center", va="center", fontsize=18)
+            # C (2x2) at x 8..10, y 1..3
+            for r in range(2):
+                for c in range(2):
+                    hot = cur == (r, c)
+                    shown = (r, c) in done or hot
+                    _cell(ax, 8 + c, 2 - r + 1, str(C[r, c]) if shown else "",
+                          face="#F3E8C8" if hot else LIGHT, edge=RED if hot else BLUE,
+                          lw=2.5 if hot else 1.5, fontsize=11)
+            ax.text(9.0, 4.3, "C = A @ B  (2 x 2)", ha="center", fontsize=12)
+            if cur is not None:
+                i, j = cur
+                terms = " + ".join(f"{A[i, k]}·{B[k, j]}" for k in range(3))
+                ax.text(8.5, -1.0, f"C[{i},{j}] = row {i} of A · column {j} of B = {terms} = {C[i, j]}",
+                        ha="center", fontsize=11.5, family="DejaVu Sans Mono")
+            elif frame == "done":
+                ax.text(8.5, -1.0, "(2 x 3) @ (3 x 2) -> (2 x 2): inner sizes must match",
+                        ha="center", fontsize=11.5, family="DejaVu Sans Mono")
+            else:
+                ax.text(8.5, -1.0, "each entry of C is a row of A dotted with a column of B",
+                        ha="center", fontsize=11.5)
+            ax.text(11.4, 2.0, "C[i, j] = Σₖ A[i, k] · B[k, j]", fontsize=11.5, va="center",
+                    family="DejaVu Sans Mono")
+            writer.grab_frame(facecolor="white")
+    plt.close(fig)
+
+
+def computation_graph(out: Path) -> None:
+    """z = x @ w + b, loss = loss_fn(z, y); forward in black, backward (gradients) in red."""
+    fig, ax = _canvas(12, 5.0, (-0.3, 24.3), (-0.6, 9.4))
+    leaf_x = dict(face="#F2F2F2", edge=GRAY)
+    param = dict(face="#FCE3D2", edge=ORANGE)
+    op = dict(face=LIGHT, edge=BLUE)
+    _box(ax, 0.0, 6.4, 3.2, 1.6, "x\ninput", **leaf_x)
+    _box(ax, 0.0, 3.6, 3.2, 1.6, "w\nrequires_grad", **param, fontsize=10)
+    _box(ax, 0.0, 0.8, 3.2, 1.6, "b\nrequires_grad", **param, fontsize=10)
+    _box(ax, 5.5, 5.0, 2.8, 1.6, "matmul\nx @ w", **op, fontsize=10)
+    _box(ax, 10.3, 3.0, 2.4, 1.6, "add\n+ b", **op, fontsize=10)
+    _box(ax, 14.6, 3.0, 2.2, 1.6, "z\nlogits", face="#FFFFFF", edge=BLUE, fontsize=10)
+    _box(ax, 14.6, 6.4, 2.2, 1.6, "y\ntarget", **leaf_x, fontsize=10)
+    _box(ax, 18.4, 3.0, 3.0, 1.6, "loss_fn\n(z, y)", **op, fontsize=10)
+    _box(ax, 22.0, 3.0, 2.0, 1.6, "loss", face="#F3E8C8", edge=RED, fontsize=11)
+
+    _arrow(ax, (3.2, 7.2), (5.5, 6.0))
+    _arrow(ax, (3.2, 4.4), (5.5, 5.5))
+    _arrow(ax, (8.3, 5.8), (10.3, 4.2))
+    _arrow(ax, (3.2, 1.6), (10.3, 3.4))
+    _arrow(ax, (12.7, 3.8), (14.6, 3.8))
+    _arrow(ax, (16.8, 3.8), (18.4, 3.8))
+    _arrow(ax, (16.8, 7.2), (19.9, 4.6))
+    _arrow(ax, (21.4, 3.8), (22.0, 3.8))
+    # backward
+    red = dict(color=RED, ls="--", fontsize=10)
+    _arrow(ax, (23.0, 3.0), (20.0, 3.0), "", rad=-0.6, **red)
+    _arrow(ax, (19.0, 3.0), (15.7, 3.0), "", rad=-0.6, **red)
+    _arrow(ax, (15.2, 3.0), (11.8, 3.0), "", rad=-0.6, **red)
+    _arrow(ax, (10.3, 3.6), (7.6, 5.0), "", rad=-0.3, **red)
+    _arrow(ax, (5.5, 5.0), (3.2, 3.9), "∂loss/∂w", rad=-0.3, text_offset=(0.6, -0.8), **red)
+    _arrow(ax, (11.0, 3.0), (3.2, 1.0), "∂loss/∂b", rad=-0.15, text_offset=(1.5, -1.3), **red)
+    ax.text(17.4, 0.9, "loss.backward()", color=RED, fontsize=11, family="DejaVu Sans Mono",
+            ha="center")
+    ax.text(1.6, 3.3, "→ w.grad", color=RED, fontsize=9.5, family="DejaVu Sans Mono", ha="center",
+            va="top")
+    ax.text(1.6, 0.5, "→ b.grad", color=RED, fontsize=9.5, family="DejaVu Sans Mono", ha="center",
+            va="top")
+    ax.text(0.0, 9.0, "forward pass builds the graph  →", fontsize=11)
+    ax.text(9.0, 9.0, "- - backward pass follows it in reverse and fills .grad of the leaves "
+            "that require grad", fontsize=11, color=RED)
+    _save_png(fig, out / "computation_graph.png")
+
+
+def perceptron(out: Path) -> None:
+    """One neuron with 5 inputs: weighted sum plus bias, then an activation."""
+    fig, ax = _canvas(10, 5.2, (-1.0, 19.0), (-0.8, 9.6))
+    ys = [8.0, 6.3, 4.6, 2.9, 1.2]
+    sx, sy, r = 9.0, 4.6, 1.2
+    for k, y in enumerate(ys, start=1):
+        ax.add_patch(plt.Circle((1.0, y), 0.6, facecolor="#F2F2F2", edgecolor=GRAY, lw=1.5))
+        ax.text(1.0, y, f"$x_{k}$", ha="center", va="center", fontsize=13)
+        _arrow(ax, (1.6, y), (sx - r, sy + (y - sy) * 0.25))
+        t = 0.42
+        ax.text(1.6 + t * (sx - r - 1.6), y + t * (sy + (y - sy) * 0.25 - y) + 0.3, f"$w_{k}$",
+                ha="center", va="center", fontsize=12, color=ORANGE)
+    ax.add_patch(plt.Circle((sx, sy), r, facecolor=LIGHT, edgecolor=BLUE, lw=2))
+    ax.text(sx, sy, "Σ", ha="center", va="center", fontsize=22)
+    ax.text(sx, sy + r + 0.5, "bias $b$", ha="center", fontsize=12, color=ORANGE)
+    _arrow(ax, (sx, sy + r + 0.35), (sx, sy + r + 0.05), color=ORANGE)
+    _box(ax, 12.0, 3.8, 2.4, 1.6, "f\nactivation", fontsize=11)
+    _arrow(ax, (sx + r, sy), (12.0, sy), "$z$", text_offset=(0, 0.35), fontsize=12)
+    _arrow(ax, (14.4, sy), (16.4, sy))
+    ax.text(16.9, sy, "$\\hat{y}$", ha="center", va="center", fontsize=16)
+    ax.text(9.0, -0.2, "$\\hat{y} = f\\left(\\sum_{i=1}^{5} w_i x_i + b\\right) = f(\\mathbf{w}^\\top"
+            "\\mathbf{x} + b)$", ha="center", fontsize=15)
+    ax.text(1.0, 9.2, "inputs", ha="center", fontsize=11, color=GRAY)
+    ax.text(14.0, 8.2, "nn.Linear(5, 1) computes $z$;\nf is e.g. torch.sigmoid or ReLU",
+            ha="center", fontsize=10.5, color="#333333")
+    _save_png(fig, out / "perceptron.png")
+
+
+def relu(out: Path) -> None:
+    """ReLU(x) = max(0, x) and its derivative."""
+    x = np.linspace(-3, 3, 601)
+    with plt.rc_context(STYLE):
+        fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.6))
+        ax1.plot(x, np.maximum(0, x), color=BLUE, lw=2.5)
+        ax1.set_title("ReLU(x) = max(0, x)")
+        ax2.plot(x[x < 0], np.zeros((x < 0).sum()), color=ORANGE, lw=2.5)
+        ax2.plot(x[x > 0], np.ones((x > 0).sum()), color=ORANGE, lw=2.5)
+        ax2.plot([0], [0], "o", mfc="white", mec=ORANGE)
+        ax2.plot([0], [1], "o", mfc="white", mec=ORANGE)
+        ax2.set_title("derivative: 0 for x < 0, 1 for x > 0")
+        ax2.set_ylim(-0.3, 1.3)
+        for ax in (ax1, ax2):
+            ax.axhline(0, color="#BBBBBB", lw=0.8, zorder=0)
+            ax.axvline(0, color="#BBBBBB", lw=0.8, zorder=0)
+            ax.set_xlabel("x")
+            ax.grid(alpha=0.3)
+        ax2.text(0.1, 0.45, "PyTorch uses 0 at x = 0", fontsize=9.5, color="#333333")
+        fig.tight_layout()
+        _save_png(fig, out / "relu.png")
+
+
+def gradient_descent(out: Path) -> None:
+    """Gradient descent on a 1-D loss: steps against the slope, and a too-large learning rate."""
+    def loss(w):
+        return (w - 2.0) ** 2 + 0.5
+
+    def grad(w):
+        return 2.0 * (w - 2.0)
+
+    w_grid = np.linspace(-2.5, 6.5, 400)
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+        for ax, lr, n, title in [(axes[0], 0.2, 8, "lr = 0.2: steps shrink as the slope flattens"),
+                                 (axes[1], 0.95, 6, "lr = 0.95: too large, overshoots back and forth")]:
+            ax.plot(w_grid, loss(w_grid), color=GRAY, lw=2)
+            ws = [-1.5]
+            for _ in range(n):
+                ws.append(ws[-1] - lr * grad(ws[-1]))
+            ws = np.array(ws)
+            ax.plot(ws, loss(ws), "o", color=ORANGE, ms=7, zorder=3)
+            for a, b in zip(ws[:-1], ws[1:]):
+                ax.annotate("", xy=(b, loss(b)), xytext=(a, loss(a)),
+                            arrowprops={"arrowstyle": "->", "color": ORANGE, "lw": 1.4})
+            ax.plot([2.0], [0.5], "*", color=GREEN, ms=14, zorder=4)
+            ax.set_title(title)
+            ax.set_xlabel("parameter w")
+            ax.set_ylabel("loss L(w)")
+            ax.set_ylim(-1.0, 22)
+            ax.grid(alpha=0.3)
+        # tangent at the start, left panel
+        w0 = -1.5
+        t = np.linspace(w0 - 1.0, w0 + 1.6, 10)
+        axes[0].plot(t, loss(w0) + grad(w0) * (t - w0), "--", color=RED, lw=1.3)
+        axes[0].text(-0.4, 17.5, "slope dL/dw < 0\nso step right", color=RED, fontsize=10)
+        axes[0].text(2.3, 3.0, "minimum", color=GREEN, fontsize=10)
+        axes[0].text(2.6, 13.0, "w ← w − lr · dL/dw", fontsize=12, family="DejaVu Sans Mono")
+        fig.tight_layout()
+        _save_png(fig, out / "gradient_descent.png")
+
+
+def gradient_descent_types(out: Path) -> None:
+    """Real optimisation paths of batch, stochastic and mini-batch gradient descent.
+
+    The loss is the mean squared error of y = w * x + b on 64 seeded synthetic points.
+    """
+    rng = np.random.default_rng(SEED)
+    n = 64
+    x = rng.normal(0.0, 1.0, n)
+    y = 2.0 * x + 1.0 + rng.normal(0.0, 0.5, n)
+
+    def mse(w, b, idx=slice(None)):
+        return np.mean((w * x[idx] + b - y[idx]) ** 2)
+
+    def grads(w, b, idx):
+        err = w * x[idx] + b - y[idx]
+        return 2 * np.mean(err * x[idx]), 2 * np.mean(err)
+
+    def run(batch: int, steps: int, lr: float) -> np.ndarray:
+        w, b = -1.5, -1.0
+        path = [(w, b)]
+        order = rng.permutation(n)
+        pos = 0
+        for _ in range(steps):
+            if pos + batch > n:
+                order, pos = rng.permutation(n), 0
+            idx = order[pos:pos + batch]
+            pos += batch
+            gw, gb = grads(w, b, idx)
+            w, b = w - lr * gw, b - lr * gb
+            path.append((w, b))
+        return np.array(path)
+
+    W, Bb = np.meshgrid(np.linspace(-2.2, 4.2, 200), np.linspace(-2.6, 3.2, 200))
+    Z = np.mean((W[..., None] * x + Bb[..., None] - y) ** 2, axis=-1)
+    w_opt, b_opt = np.polyfit(x, y, 1)
+    runs = [
+        ("batch GD: all 64 points per step", n, 30, 0.1, BLUE),
+        ("stochastic GD: 1 point per step", 1, 30, 0.1, RED),
+        ("mini-batch GD: 8 points per step", 8, 30, 0.1, GREEN),
+    ]
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(1, 3, figsize=(14, 4.6), sharey=True)
+        for ax, (title, batch, steps, lr, color) in zip(axes, runs):
+            ax.contour(W, Bb, Z, levels=np.geomspace(0.3, 40, 14), cmap="Greys", linewidths=0.8)
+            path = run(batch, steps, lr)
+            ax.plot(path[:, 0], path[:, 1], "-o", color=color, ms=3, lw=1.4)
+            ax.plot(*path[0], "s", color="black", ms=7)
+            ax.plot(w_opt, b_opt, "*", color=ORANGE, ms=15, zorder=5)
+            ax.set_title(title)
+            ax.set_xlabel("weight w")
+            final = mse(*path[-1])
+            ax.text(0.03, 0.96, f"{steps} steps, lr = {lr}\nfinal loss {final:.2f}",
+                    transform=ax.transAxes, fontsize=10, va="top",
+                    bbox={"facecolor": "white", "edgecolor": "#CCCCCC"})
+        axes[0].set_ylabel("bias b")
+        fig.suptitle("Same loss surface (MSE of y = w·x + b), same start ■, minimum ★; "
+                     "the batch size changes how noisy each step is", fontsize=12)
+        fig.tight_layout()
+        _save_png(fig, out / "gradient_descent_types.png")
+
+
+def custom_dataset_layout(out: Path) -> None:
+    """Files on disk -> a Dataset -> a DataLoader -> batches."""
+    fig, ax = _canvas(13, 5.0, (-0.3, 31.5), (-0.5, 11.6))
+    # files on disk
+    _box(ax, 0.0, 0.3, 8.6, 10.2, "", face="#FAFAFA", edge=GRAY)
+    tree = ("custom_dataset/\n"
+            "├── images/\n"
+            "│   ├── img_000.png\n"
+            "│   ├── img_001.png\n"
+            "│   └── ...\n"
+            "└── labels.csv")
+    ax.text(0.4, 9.9, tree, fontsize=10.5, family="DejaVu Sans Mono", va="top", linespacing=1.5)
+    ax.text(0.4, 4.5, "labels.csv", fontsize=10.5, family="DejaVu Sans Mono", weight="bold")
+    table = [("file", "label"), ("img_000.png", "3"), ("img_001.png", "7"), ("...", "...")]
+    for r, (f, lab) in enumerate(table):
+        yy = 3.6 - r * 0.85
+        ax.add_patch(Rectangle((0.5, yy - 0.38), 5.2, 0.8, facecolor="#EEEEEE" if r == 0 else "white",
+                               edgecolor="#BBBBBB"))
+        ax.add_patch(Rectangle((5.7, yy - 0.38), 2.4, 0.8, facecolor="#EEEEEE" if r == 0 else "white",
+                               edgecolor="#BBBBBB"))
+        ax.text(0.7, yy, f, fontsize=10, family="DejaVu Sans Mono", va="center")
+        ax.text(5.9, yy, lab, fontsize=10, family="DejaVu Sans Mono", va="center")
+    ax.text(4.3, 11.0, "files on disk", ha="center", fontsize=12, weight="bold")
+
+    # Dataset
+    _box(ax, 10.2, 2.6, 8.0, 6.2,
+         "class MyDataset(Dataset)\n\n__init__: read labels.csv\n__len__: number of rows\n"
+         "__getitem__(idx):\n  load image idx,\n  apply transform,\n  return (image, label)",
+         mono=True, fontsize=9.5, ha="left")
+    ax.text(14.2, 11.0, "Dataset", ha="center", fontsize=12, weight="bold")
+    ax.text(14.2, 1.7, "one sample at a time", ha="center", fontsize=10, color=GRAY)
+    _arrow(ax, (8.7, 5.7), (10.1, 5.7))
+
+    # DataLoader
+    _box(ax, 19.8, 3.8, 5.0, 3.8, "DataLoader(\n dataset,\n batch_size=4,\n shuffle=True)",
+         mono=True, fontsize=9.5, face="#FCE3D2", edge=ORANGE, ha="left")
+    ax.text(22.3, 11.0, "DataLoader", ha="center", fontsize=12, weight="bold")
+    ax.text(22.3, 2.9, "shuffles, batches,\nstacks samples", ha="center", fontsize=10, color=GRAY,
+            va="top")
+    _arrow(ax, (18.3, 5.7), (19.7, 5.7))
+
+    # batches
+    ax.text(28.3, 11.0, "batches", ha="center", fontsize=12, weight="bold")
+    for k in range(3):
+        y0 = 7.6 - k * 3.0
+        for j in range(4):
+            ax.add_patch(Rectangle((26.2 + j * 0.55 + 0.0, y0 + 0.5 - j * 0.0), 0.5, 1.4,
+                                   facecolor=[LIGHT, "#DDF0E1", "#FCE3D2", "#F3E8C8"][j],
+                                   edgecolor=BLUE, lw=1))
+        ax.text(28.7, y0 + 1.2, f"batch {k}", fontsize=10, va="center")
+        ax.text(26.2, y0 + 0.05, "X: [4, C, H, W]  y: [4]", fontsize=8.5, family="DejaVu Sans Mono")
+    _arrow(ax, (24.9, 5.7), (26.0, 5.7))
+    _save_png(fig, out / "custom_dataset_layout.png")
+
+
+FIGURES: dict[str, Callable[[Path], None]] = {
+    "tensor_dimensions.png": tensor_dimensions,
+    "tensor_image_channels.png": tensor_image_channels,
+    "squeeze_unsqueeze.png": squeeze_unsqueeze,
+    "matmul.gif": matmul_gif,
+    "computation_graph.png": computation_graph,
+    "perceptron.png": perceptron,
+    "relu.png": relu,
+    "gradient_descent.png": gradient_descent,
+    "gradient_descent_types.png": gradient_descent_types,
+    "custom_dataset_layout.png": custom_dataset_layout,
+}
+
+
+def draw_all(out: Path) -> list[Path]:
+    """Draw every figure into ``out`` and return the written paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, draw in FIGURES.items():
+        with plt.rc_context(STYLE):
+            draw(out)
+        written.append(out / name)
+    return written
+
+
+def main(argv: list[str]) -> None:
+    out = Path(argv[0]) if argv else HERE
+    for path in draw_all(out):
+        print(f"wrote {path.name}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
