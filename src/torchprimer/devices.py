@@ -43,8 +43,8 @@ def get_device(name: str = "auto") -> torch.device:
     available = available_devices()
     if wanted == "auto":
         return torch.device(available[0])
-    kind, _, index = wanted.partition(":")
-    if kind not in KNOWN or (index and not index.isdigit()):
+    kind, colon, index = wanted.partition(":")
+    if kind not in KNOWN or (colon and not index.isdigit()):
         raise ValueError(
             f"DEVICE={name!r} is not a device this primer knows; use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'")
     if kind not in available:
