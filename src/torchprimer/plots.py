@@ -37,12 +37,13 @@ def show_images(images: torch.Tensor | Sequence[torch.Tensor], titles: Sequence[
             image = image.permute(1, 2, 0)  # (C, H, W) -> (H, W, C)
         if image.ndim == 3 and image.shape[-1] == 1:
             image = image.squeeze(-1)  # (H, W, 1) -> (H, W)
+        vmax = 1 if image.is_floating_point() else 255
         if image.is_floating_point():
             image = image.clamp(0, 1)
-        if image.ndim == 2:  # fixed gray scale, not stretched to each image's own min and max
-            ax.imshow(image, cmap="gray", vmin=0, vmax=1 if image.is_floating_point() else 255)
+        if image.ndim == 2:  # a fixed gray scale, not stretched to each image's own min and max
+            ax.imshow(image.numpy(), cmap="gray", vmin=0, vmax=vmax)
         else:
-            ax.imshow(image)
+            ax.imshow(image.numpy())
         if titles is not None:
             ax.set_title(titles[index])
     fig.tight_layout()

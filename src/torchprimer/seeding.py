@@ -29,10 +29,13 @@ def make_generator(seed: int) -> torch.Generator:
 
 
 def seed_worker(worker_id: int) -> None:
-    """``worker_init_fn`` for DataLoader: derive NumPy/``random`` seeds from torch's per-worker seed.
+    """``worker_init_fn`` for DataLoader: re-seed ``random`` and NumPy from torch's per-worker seed.
 
-    torch already seeds each worker with ``base_seed + worker_id``; NumPy and ``random``
-    are not, so without this every worker would draw the same augmentation numbers.
+    Since torch 1.9 each worker process already seeds ``random``, NumPy and torch from
+    the DataLoader's base seed (drawn from its ``generator=``) plus ``worker_id``, so this
+    function changes nothing for them. It is the pattern from PyTorch's reproducibility
+    notes, and the place to seed any other library with its own random state that your
+    dataset or transforms use.
     """
     worker_seed = torch.initial_seed() % 2**32
     np.random.seed(worker_seed)

@@ -21,7 +21,7 @@ NOTEBOOKS = notebook_paths()
 # Small, fast parameters per notebook (by its NN prefix).
 SMOKE_PARAMETERS: dict[str, dict] = {
     "01": {"SEED": 1},
-    "02": {"SEED": 1},
+    "02": {"SEED": 1, "NUM_WORKERS": 0, "IMAGE_SIZE": 64},
     "03": {"SEED": 1},
     "04": {"SEED": 1},
     "05": {"SEED": 1, "NUM_EPOCHS": 1, "TRAIN_SUBSET": 2000},

@@ -52,7 +52,7 @@ class NumpyDraws(torch.utils.data.Dataset):
         return float(np.random.rand())
 
 
-def test_seed_worker_makes_numpy_differ_between_workers_and_repeat_between_runs():
+def test_workers_draw_different_numpy_numbers_and_repeat_between_runs():
     def run() -> list[float]:
         dl = DataLoader(NumpyDraws(), batch_size=1, num_workers=2, worker_init_fn=seed_worker,
                         generator=make_generator(3))

@@ -1,0 +1,63 @@
+"""torchprimer.plots on small fabricated tensors."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from torchprimer import plots  # noqa: E402
+from torchprimer.plots import show_images  # noqa: E402
+
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_datasets_and_transforms.ipynb"
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_grid_shape_titles_and_hidden_axes():
+    images = [torch.zeros(3, 4, 5, dtype=torch.uint8) for _ in range(5)]
+    fig = show_images(images, [f"img {i}" for i in range(5)], ncols=3)
+    axes = fig.axes
+    assert len(axes) == 6  # 2 rows x 3 columns; the sixth stays empty
+    assert [ax.get_title() for ax in axes[:5]] == [f"img {i}" for i in range(5)]
+    assert not axes[5].images and not axes[5].axison
+
+
+def test_channels_move_last_and_a_single_channel_is_squeezed():
+    rgb = torch.rand(3, 4, 6)
+    gray = torch.randint(0, 256, (1, 4, 6), dtype=torch.uint8)
+    fig = show_images([rgb, gray, torch.rand(4, 6)], ncols=3)
+    shapes = [ax.images[0].get_array().shape for ax in fig.axes]
+    assert shapes == [(4, 6, 3), (4, 6), (4, 6)]
+    assert fig.axes[1].images[0].get_clim() == (0, 255)  # fixed gray scale for uint8
+    assert fig.axes[2].images[0].get_clim() == (0, 1)
+
+
+def test_a_batch_tensor_and_out_of_range_floats():
+    batch = torch.full((4, 3, 2, 2), 2.0)  # e.g. after Normalize: clamped to [0, 1] for display
+    fig = show_images(batch, ncols=2)
+    assert len(fig.axes) == 4
+    assert float(fig.axes[0].images[0].get_array().max()) == 1.0
+
+
+def test_notebook_teaches_exactly_the_module_code():
+    module_src = Path(plots.__file__).read_text(encoding="utf-8")
+    tree = ast.parse(module_src)
+    code = next(ast.get_source_segment(module_src, n) for n in tree.body
+                if isinstance(n, ast.FunctionDef) and n.name == "show_images")
+    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+               for c in cells if c["cell_type"] == "code"]
+    assert any(code in s for s in sources), "notebook 02 and torchprimer/plots.py disagree on show_images"
