@@ -19,8 +19,10 @@ export PYTHONHASHSEED := 0
 
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 SELECTED  := $(if $(NB),$(sort $(wildcard notebooks/$(NB)*.ipynb)),$(NOTEBOOKS))
+# Static site: warnings are errors, every page rewritten (-E), so no page survives from another build.
+SPHINX    := $(PY) -m sphinx -b html -W --keep-going -E -q
 
-.PHONY: help setup data book execute lab test clean
+.PHONY: help setup data book execute lab test clean figures site
 
 help: ## list the targets
 	@echo "torchprimer: an executable PyTorch primer"
@@ -55,6 +57,19 @@ book: $(STAMP) data ## execute every notebook with papermill into _build/execute
 	  echo "      done in $$(( $$(date +%s) - start )) s"; \
 	done
 	@echo "book: executed notebooks are in _build/executed/"
+	@rm -rf _build/book _build/html && mkdir -p _build/book/notebooks _build/book/images
+	@cp notebooks/conf.py notebooks/index.md $(patsubst notebooks/%,_build/executed/%,$(NOTEBOOKS)) _build/book/notebooks/
+	@cp images/*.png images/*.gif _build/book/images/
+	$(SPHINX) -d _build/doctrees/book _build/book/notebooks _build/html
+	@echo "book: the site rendered from the executed notebooks is in _build/html/ (open _build/html/index.html)"
+
+site: $(STAMP) ## render the static site into _build/html/ from the outputs stored in notebooks/ (no execution)
+	@rm -rf _build/html
+	$(SPHINX) -d _build/doctrees/site notebooks _build/html
+	@echo "site: open _build/html/index.html"
+
+figures: $(STAMP) ## redraw the concept figures in images/ (deterministic; commit the result)
+	$(PY) images/draw_figures.py
 
 execute: $(STAMP) data ## re-execute notebooks in place on CPU to refresh stored outputs (NB=01)
 	@test -n "$(SELECTED)" || { echo "no notebook matches NB=$(NB)"; exit 1; }
@@ -65,10 +80,11 @@ execute: $(STAMP) data ## re-execute notebooks in place on CPU to refresh stored
 	    --ExecutePreprocessor.record_timing=False $$nb; \
 	done
 
+# The server's root is the repository (so ../images/ and ../data/ resolve from a notebook); it opens in notebooks/.
 lab: $(STAMP) data ## start JupyterLab in notebooks/
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks
 
-test: $(STAMP) data ## run the whole harness: lint, unit tests, nbval, papermill smoke
+test: $(STAMP) data site ## run the whole harness: lint, unit tests, nbval, papermill smoke, browser tests
 	$(PY) -m pytest
 
 clean: ## remove build outputs (keeps .venv and data/)

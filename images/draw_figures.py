@@ -488,54 +488,54 @@ def gradient_descent_types(out: Path) -> None:
 def custom_dataset_layout(out: Path) -> None:
     """Files on disk -> a Dataset -> a DataLoader -> batches."""
     fig, ax = _canvas(13, 5.0, (-0.3, 31.5), (-0.5, 11.6))
-    # files on disk
+    # files on disk (the repository's custom_dataset/ folder)
     _box(ax, 0.0, 0.3, 8.6, 10.2, "", face="#FAFAFA", edge=GRAY)
     tree = ("custom_dataset/\n"
-            "├── images/\n"
-            "│   ├── img_000.png\n"
-            "│   ├── img_001.png\n"
-            "│   └── ...\n"
-            "└── labels.csv")
-    ax.text(0.4, 9.9, tree, fontsize=10.5, family="DejaVu Sans Mono", va="top", linespacing=1.5)
-    ax.text(0.4, 4.5, "labels.csv", fontsize=10.5, family="DejaVu Sans Mono", weight="bold")
-    table = [("file", "label"), ("img_000.png", "3"), ("img_001.png", "7"), ("...", "...")]
+            "├── data.txt\n"
+            "└── images/\n"
+            "    ├── chelsea.jpg\n"
+            "    ├── camera.png\n"
+            "    ├── coffee.jpg\n"
+            "    └── ...")
+    ax.text(0.4, 9.9, tree, fontsize=10.5, family="DejaVu Sans Mono", va="top", linespacing=1.45)
+    ax.text(0.4, 4.3, "data.txt: one 'path label' per line", fontsize=9.5, family="DejaVu Sans Mono",
+            weight="bold")
+    table = [("images/chelsea.jpg", "living"), ("images/camera.png", "living"),
+             ("images/coffee.jpg", "object"), ("...", "...")]
     for r, (f, lab) in enumerate(table):
-        yy = 3.6 - r * 0.85
-        ax.add_patch(Rectangle((0.5, yy - 0.38), 5.2, 0.8, facecolor="#EEEEEE" if r == 0 else "white",
-                               edgecolor="#BBBBBB"))
-        ax.add_patch(Rectangle((5.7, yy - 0.38), 2.4, 0.8, facecolor="#EEEEEE" if r == 0 else "white",
-                               edgecolor="#BBBBBB"))
-        ax.text(0.7, yy, f, fontsize=10, family="DejaVu Sans Mono", va="center")
-        ax.text(5.9, yy, lab, fontsize=10, family="DejaVu Sans Mono", va="center")
+        yy = 3.4 - r * 0.8
+        ax.add_patch(Rectangle((0.5, yy - 0.36), 7.6, 0.76, facecolor="white", edgecolor="#BBBBBB"))
+        ax.text(0.7, yy, f"{f:<20}{lab}", fontsize=9.5, family="DejaVu Sans Mono", va="center")
     ax.text(4.3, 11.0, "files on disk", ha="center", fontsize=12, weight="bold")
 
     # Dataset
     _box(ax, 10.2, 2.6, 8.0, 6.2,
-         "class MyDataset(Dataset)\n\n__init__: read labels.csv\n__len__: number of rows\n"
-         "__getitem__(idx):\n  load image idx,\n  apply transform,\n  return (image, label)",
+         "class ImageLabelsDataset(Dataset)\n\n__init__: read data.txt,\n  labels -> class index\n"
+         "__len__: number of lines\n__getitem__(idx):\n  decode image idx,\n  apply transform,\n"
+         "  return (image, target)",
          mono=True, fontsize=9.5, ha="left")
     ax.text(14.2, 11.0, "Dataset", ha="center", fontsize=12, weight="bold")
     ax.text(14.2, 1.7, "one sample at a time", ha="center", fontsize=10, color=GRAY)
     _arrow(ax, (8.7, 5.7), (10.1, 5.7))
 
     # DataLoader
-    _box(ax, 19.8, 3.8, 5.0, 3.8, "DataLoader(\n dataset,\n batch_size=4,\n shuffle=True)",
+    _box(ax, 19.8, 3.8, 5.0, 3.8, "DataLoader(\n dataset,\n batch_size=3,\n shuffle=True)",
          mono=True, fontsize=9.5, face="#FCE3D2", edge=ORANGE, ha="left")
     ax.text(22.3, 11.0, "DataLoader", ha="center", fontsize=12, weight="bold")
-    ax.text(22.3, 2.9, "shuffles, batches,\nstacks samples", ha="center", fontsize=10, color=GRAY,
+    ax.text(22.3, 2.9, "shuffles, batches,\nstacks samples\n(same H, W needed:\nresize in transform)", ha="center", fontsize=10, color=GRAY,
             va="top")
     _arrow(ax, (18.3, 5.7), (19.7, 5.7))
 
     # batches
     ax.text(28.3, 11.0, "batches", ha="center", fontsize=12, weight="bold")
-    for k in range(3):
-        y0 = 7.6 - k * 3.0
-        for j in range(4):
+    for k in range(2):
+        y0 = 6.6 - k * 3.4
+        for j in range(3):
             ax.add_patch(Rectangle((26.2 + j * 0.55 + 0.0, y0 + 0.5 - j * 0.0), 0.5, 1.4,
                                    facecolor=[LIGHT, "#DDF0E1", "#FCE3D2", "#F3E8C8"][j],
                                    edgecolor=BLUE, lw=1))
-        ax.text(28.7, y0 + 1.2, f"batch {k}", fontsize=10, va="center")
-        ax.text(26.2, y0 + 0.05, "X: [4, C, H, W]  y: [4]", fontsize=8.5, family="DejaVu Sans Mono")
+        ax.text(28.2, y0 + 1.2, f"batch {k}", fontsize=10, va="center")
+        ax.text(26.2, y0 + 0.05, "X: [3, C, H, W]  y: [3]", fontsize=8.5, family="DejaVu Sans Mono")
     _arrow(ax, (24.9, 5.7), (26.0, 5.7))
     _save_png(fig, out / "custom_dataset_layout.png")
 

@@ -1,0 +1,29 @@
+"""Paths and helpers shared by the site tests (imported by conftest.py and the test modules)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE = ROOT / "_build" / "html"
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+NOTEBOOKS = ROOT / "notebooks"
+CHROMIUM = os.environ.get("TORCHPRIMER_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def chapter_names() -> list[str]:
+    """The chapters, in order: notebooks/NN_topic.ipynb -> 'NN_topic'."""
+    return [p.stem for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))]
+
+
+def build_site(out: Path = SITE) -> None:
+    """The same build as `make site`."""
+    cmd = [sys.executable, "-m", "sphinx", "-b", "html", "-W", "--keep-going", "-E", "-q",
+           "-d", str(ROOT / "_build" / "doctrees" / "site"), str(NOTEBOOKS), str(out)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, f"the site does not build:\n{done.stderr[-4000:]}"
