@@ -22,7 +22,7 @@ SELECTED  := $(if $(NB),$(sort $(wildcard notebooks/$(NB)*.ipynb)),$(NOTEBOOKS))
 # Static site: warnings are errors, every page rewritten (-E), so no page survives from another build.
 SPHINX    := $(PY) -m sphinx -b html -W --keep-going -E -q
 
-.PHONY: help setup data book execute lab test clean figures site
+.PHONY: help setup data book execute lab test clean figures site benchmark
 
 help: ## list the targets
 	@echo "torchprimer: an executable PyTorch primer"
@@ -86,6 +86,9 @@ lab: $(STAMP) data ## start JupyterLab in notebooks/
 
 test: $(STAMP) data site ## run the whole harness: lint, unit tests, nbval, papermill smoke, browser tests
 	$(PY) -m pytest
+
+benchmark: $(STAMP) data ## time the classic training loop against notebook 05's (about 3 min)
+	$(PY) benchmarks/train_mlp.py
 
 clean: ## remove build outputs (keeps .venv and data/)
 	rm -rf _build models .pytest_cache

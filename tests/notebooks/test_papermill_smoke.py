@@ -24,7 +24,7 @@ SMOKE_PARAMETERS: dict[str, dict] = {
     "02": {"SEED": 1, "NUM_WORKERS": 0, "IMAGE_SIZE": 64},
     "03": {"SEED": 1},
     "04": {"SEED": 1},
-    "05": {"SEED": 1, "NUM_EPOCHS": 1, "TRAIN_SUBSET": 2000},
+    "05": {"SEED": 1, "NUM_EPOCHS": 1, "TRAIN_SUBSET": 2000, "BATCH_SIZE": 64},
 }
 
 
