@@ -1,7 +1,7 @@
 """Training engine: an in-memory batch loader, the train/evaluate loop, checkpoints that resume exactly.
 
 Taught in notebook 05 (training). Every function here is shown in full in that notebook
-(the notebook checks that its cells and this module hold the same code); later notebooks
+(`tests/unit/test_engine.py` checks that the notebook's cells and this module hold the same code); later notebooks
 import them from here. Nothing runs on import.
 """
 
