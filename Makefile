@@ -11,7 +11,7 @@ NB          ?=
 KERNEL_NAME := torchprimer
 
 # Same environment for every notebook run: stable stderr names, no stray threads
-# changing float reductions between runs, no network for torchvision.
+# changing float reductions between runs, a fixed hash seed.
 export IPYKERNEL_CELL_NAME := <IPY-INPUT>
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export OMP_NUM_THREADS ?= 2

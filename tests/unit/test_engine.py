@@ -256,7 +256,6 @@ def test_export_metrics_displays_json(monkeypatch):
 
 # --- the notebook teaches the same code ---------------------------------------------------------
 
-@pytest.mark.skipif(not NOTEBOOK.exists(), reason="notebook 05 not written yet")
 def test_notebook_defines_the_same_code_as_the_engine():
     """Teach first, then reuse: every definition in notebook 05 that the engine also has is identical."""
     cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
