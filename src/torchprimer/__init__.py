@@ -1,7 +1,7 @@
 """torchprimer: the helper package behind the torchprimer notebooks.
 
-Each function is taught in full in one notebook, named in its docstring, and imported
-from here by the notebooks after it. Importing this package has no side effects: it
+Each function a notebook teaches is shown in full there (its docstring names the notebook)
+and imported from here by the notebooks after it; ``torchprimer.data`` is infrastructure. Importing this package has no side effects: it
 neither seeds random generators nor touches the network.
 """
 

@@ -1,7 +1,7 @@
 """Fetch and verify FashionMNIST so that torchvision never needs the network.
 
-Taught in notebook 02 (datasets); every notebook that loads FashionMNIST calls
-:func:`ensure_fashion_mnist` first.
+Infrastructure, not taught: notebooks 02 and 05 call :func:`ensure_fashion_mnist` before
+they load FashionMNIST, and `make data` runs the command line below.
 
 ``data/FashionMNIST/raw/`` must hold the four decompressed IDX files. They are
 found, in this order:
@@ -25,6 +25,7 @@ import hashlib
 import os
 import sys
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -134,7 +135,7 @@ def _install_from_gz(gz_path: Path, target: Path, expected: IdxFile) -> str | No
                     f"expected {expected.size} bytes with SHA-256 {expected.sha256}")
         os.replace(tmp, target)
         return None
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         return f"{gz_path} could not be decompressed: {exc}"
     finally:
         tmp.unlink(missing_ok=True)
@@ -212,6 +213,11 @@ def ensure_fashion_mnist(
             missing.append(idx)
 
     if missing and download:
+        # torchvision skips its download when the decompressed files merely exist, so a
+        # corrupted file (and any stale .gz beside it) must go first.
+        for idx in missing:
+            (target_dir / idx.name).unlink(missing_ok=True)
+            (target_dir / idx.gz_name).unlink(missing_ok=True)
         say("downloading with torchvision ...")
         try:
             downloader(root)

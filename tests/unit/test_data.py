@@ -15,8 +15,15 @@ CONTENT = {"a-images": b"\x00\x00\x08\x03" + bytes(range(256)) * 4, "a-labels": 
 FILES = tuple(IdxFile(n, len(c), hashlib.sha256(c).hexdigest()) for n, c in CONTENT.items())
 
 
-def no_network(root: Path) -> None:
-    raise AssertionError("the network must not be touched")
+class NetworkSpy:
+    """Stands in for torchvision's download; records every call so tests can assert there was none."""
+
+    def __init__(self) -> None:
+        self.calls: list[Path] = []
+
+    def __call__(self, root: Path) -> None:
+        self.calls.append(root)
+        raise OSError("offline (test)")
 
 
 def make_source(folder: Path, content: dict[str, bytes] = CONTENT) -> Path:
@@ -28,8 +35,11 @@ def make_source(folder: Path, content: dict[str, bytes] = CONTENT) -> Path:
 
 
 def fetch(root: Path, sources, **kw) -> Path:
-    kw.setdefault("downloader", no_network)
-    return ensure_fashion_mnist(root, source_dirs=sources, files=FILES, **kw)
+    spy = kw.setdefault("downloader", NetworkSpy())
+    out = ensure_fashion_mnist(root, source_dirs=sources, files=FILES, **kw)
+    if isinstance(spy, NetworkSpy):
+        assert spy.calls == [], "a verified or locally available copy must not touch the network"
+    return out
 
 
 def test_copies_from_local_source_and_verifies(tmp_path):
@@ -78,6 +88,36 @@ def test_wrong_digest_source_is_skipped_for_the_next_good_one(tmp_path):
     assert (out / "a-images").read_bytes() == CONTENT["a-images"]
 
 
+def test_gzip_damaged_in_the_middle_falls_through_to_the_next_source(tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    text = " ".join(str(i * i) for i in range(3000)).encode()  # compresses into Huffman-coded blocks
+    for name in CONTENT:
+        packed = bytearray(gzip.compress(text))  # flipping header bytes of the deflate stream -> zlib.error
+        for i in range(20, 60):
+            packed[i] ^= 0xFF
+        (bad / f"{name}.gz").write_bytes(bytes(packed))
+    good = make_source(tmp_path / "good")
+    out = fetch(tmp_path / "data", [bad, good])
+    assert (out / "a-images").read_bytes() == CONTENT["a-images"]
+
+
+def test_corrupted_file_without_local_source_is_removed_so_the_download_replaces_it(tmp_path):
+    src = make_source(tmp_path / "src")
+    out = fetch(tmp_path / "data", [src])
+    (out / "a-labels").write_bytes(b"junk")
+
+    def torchvision_like(root: Path) -> None:
+        # like torchvision: skip the download when the decompressed files exist
+        if all((raw_dir(root) / f.name).exists() for f in FILES):
+            return
+        for name, blob in CONTENT.items():
+            (raw_dir(root) / name).write_bytes(blob)
+
+    fetch(tmp_path / "data", [tmp_path / "none"], downloader=torchvision_like)
+    assert (out / "a-labels").read_bytes() == CONTENT["a-labels"]
+
+
 def test_corrupt_gzip_is_reported_with_its_name(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
@@ -120,6 +160,7 @@ def test_no_source_lists_the_three_ways(tmp_path):
 
     with pytest.raises(DataUnavailableError) as err:
         fetch(tmp_path / "data", [tmp_path / "nowhere"], downloader=offline)
+    assert "Name or service not known" in str(err.value)
     msg = str(err.value)
     assert "apt-get install dataset-fashion-mnist" in msg
     assert "FASHION_MNIST_DIR" in msg
