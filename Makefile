@@ -14,7 +14,7 @@ KERNEL_NAME := torchprimer
 # changing float reductions between runs, a fixed hash seed.
 export IPYKERNEL_CELL_NAME := <IPY-INPUT>
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
-export OMP_NUM_THREADS ?= 2
+export OMP_NUM_THREADS := 2
 export PYTHONHASHSEED := 0
 
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
@@ -34,6 +34,8 @@ help: ## list the targets
 setup: $(STAMP) ## create .venv with pinned packages and register its Jupyter kernel
 
 $(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || command -v $(PYTHON_BOOT) >/dev/null || { \
+	  echo "make setup needs Python 3.11: install it, or point to it with PYTHON_BOOT=/path/to/python3.11"; exit 1; }
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .

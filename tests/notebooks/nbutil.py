@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -27,6 +28,20 @@ def source(cell: dict[str, Any]) -> str:
 
 def tags(cell: dict[str, Any]) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
+
+
+def parameters_cell(nb: dict[str, Any]) -> dict[str, Any]:
+    """The one code cell tagged ``parameters`` (the lint checks there is exactly one)."""
+    return next(c for c in nb["cells"] if c["cell_type"] == "code" and "parameters" in tags(c))
+
+
+def declared_parameters(nb: dict[str, Any]) -> set[str]:
+    """The names the parameters cell assigns."""
+    names: set[str] = set()
+    for node in ast.parse(source(parameters_cell(nb))).body:
+        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        names |= {t.id for t in targets if isinstance(t, ast.Name)}
+    return names
 
 
 def metrics_from(nb: dict[str, Any]) -> dict[str, Any]:

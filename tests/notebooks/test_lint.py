@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import getpass
 import re
 
 import pytest
@@ -14,7 +15,10 @@ IDS = [p.name for p in NOTEBOOKS]
 KNOWN_MAGICS = {"matplotlib", "time", "timeit"}
 PARAMETERS_WITHIN_FIRST = 4  # code cells
 IMAGE_RE = re.compile(r"!\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)|<img[^>]+src=\"([^\"]+)\"")
-ABSOLUTE_PATH_RE = re.compile(r"(/home/|/root/|/Users/|/tmp/|/work/|[A-Z]:\\\\Users)")
+ABSOLUTE_PATH_RE = re.compile(r"(/home/|/root/|/Users/|/tmp/|/work/|site-packages|[A-Za-z]:\\Users)")
+USER = getpass.getuser()
+ALLOWED_NBVAL_TAGS = {"nbval-ignore-output"}
+ASSERT_WITHIN = 2  # code cells after an ignored one
 
 
 def test_there_are_notebooks():
@@ -50,13 +54,11 @@ def test_one_parameters_cell_near_the_top(path):
     bad = [n for n in names if not re.fullmatch(r"[A-Z][A-Z0-9_]*", n)]
     assert not bad, f"{path.name}: parameter names must be UPPER_CASE: {bad}"
     assert {"DEVICE", "SEED"} <= set(names), f"{path.name}: parameters lack DEVICE or SEED: {names}"
-    # never reassigned later in the notebook
+    # never reassigned later in the notebook (=, +=, for targets, :=, with ... as, ...)
     for c in code[param_idx[0] + 1:]:
         for node in ast.walk(ast.parse(_strip_magics(source(c)))):
-            if isinstance(node, ast.Assign):
-                for t in node.targets:
-                    assert not (isinstance(t, ast.Name) and t.id in names), (
-                        f"{path.name}: parameter {t.id} is reassigned in a later cell")
+            if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+                assert node.id not in names, f"{path.name}: parameter {node.id} is reassigned in a later cell"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -85,6 +87,8 @@ def test_no_absolute_paths_or_user_names_in_outputs(path):
                 text = "".join(text) if isinstance(text, list) else text
                 m = ABSOLUTE_PATH_RE.search(text)
                 assert not m, f"{path.name}: cell {i + 1} output shows a machine path: {text[max(0, m.start()-40):m.end()+40]!r}"
+                if USER not in ("root", "user", "runner"):  # names too generic to search for
+                    assert not re.search(rf"\b{re.escape(USER)}\b", text), f"{path.name}: cell {i + 1} output shows the user name"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -134,3 +138,18 @@ def test_no_star_imports_or_writefile(path):
             s = source(c)
             assert "import *" not in s, f"{path.name}: cell {i + 1} uses import *"
             assert "%%writefile" not in s, f"{path.name}: cell {i + 1} uses %%writefile"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_only_ignore_output_exemptions_each_followed_by_an_assert(path):
+    """tests/README.md: the one exemption is nbval-ignore-output, and an assert checks what it hides."""
+    code = [c for c in load(path)["cells"] if c["cell_type"] == "code"]
+    for i, c in enumerate(code):
+        nbval_tags = {t for t in tags(c) if t.startswith("nbval")}
+        assert nbval_tags <= ALLOWED_NBVAL_TAGS, f"{path.name}: code cell {i + 1} has {nbval_tags - ALLOWED_NBVAL_TAGS}"
+        assert "NBVAL_" not in source(c), f"{path.name}: code cell {i + 1} uses an NBVAL_ comment marker"
+        if "nbval-ignore-output" in nbval_tags:
+            following = code[i + 1:i + 1 + ASSERT_WITHIN]
+            assert any(re.search(r"^\s*assert\b", source(f), re.M) for f in following), (
+                f"{path.name}: code cell {i + 1} is nbval-ignore-output but none of the next {ASSERT_WITHIN} "
+                "code cells asserts on its results")
