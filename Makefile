@@ -39,7 +39,8 @@ $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
-	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL_NAME) --display-name "Python (torchprimer)" >/dev/null
+	@# a named kernel for a system Jupyter or VS Code; the venv's own JupyterLab runs its python3 kernel
+	$(PY) -m ipykernel install --user --name $(KERNEL_NAME) --display-name "Python (torchprimer)" >/dev/null
 	@touch $@
 	@echo "setup: $(VENV) is ready"
 

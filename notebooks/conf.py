@@ -64,11 +64,11 @@ suppress_warnings: list[str] = ["mystnb.unknown_mime_type"]
 # reference CPU. Update an entry when its chapter changes a lot; a chapter missing here shows
 # "not measured" on the landing page.
 CPU_TIME_S = {
-    "01": 12,
+    "01": 10,
     "02": 16,
-    "03": 8,
-    "04": 10,
-    "05": 40,
+    "03": 9,
+    "04": 9,
+    "05": 48,
 }
 
 
