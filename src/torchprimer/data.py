@@ -101,6 +101,13 @@ def _read_chunks(fh, chunk_size: int = 1 << 20) -> Iterable[bytes]:
         yield chunk
 
 
+def _written(chunks: Iterable[bytes], out) -> Iterable[bytes]:
+    """Pass ``chunks`` through, writing each one to ``out`` on the way."""
+    for chunk in chunks:
+        out.write(chunk)
+        yield chunk
+
+
 def verify_file(path: Path, expected: IdxFile) -> str | None:
     """Return None if ``path`` holds exactly ``expected``, else a reason why not."""
     if not path.is_file():
@@ -122,16 +129,11 @@ def _install_from_gz(gz_path: Path, target: Path, expected: IdxFile) -> str | No
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out, gzip.open(gz_path, "rb") as src:
-            digest = hashlib.sha256()
-            size = 0
-            for chunk in _read_chunks(src):
-                digest.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
+            size, digest = _sha256_stream(_written(_read_chunks(src), out))
             out.flush()
             os.fsync(out.fileno())
-        if size != expected.size or digest.hexdigest() != expected.sha256:
-            return (f"{gz_path} decompresses to {size} bytes with SHA-256 {digest.hexdigest()}, "
+        if size != expected.size or digest != expected.sha256:
+            return (f"{gz_path} decompresses to {size} bytes with SHA-256 {digest}, "
                     f"expected {expected.size} bytes with SHA-256 {expected.sha256}")
         os.replace(tmp, target)
         return None

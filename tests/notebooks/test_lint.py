@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from nbutil import ROOT, NAME_RE, load, notebook_paths, source, tags
+from nbutil import NAME_RE, declared_parameters, load, notebook_paths, source, tags
 
 NOTEBOOKS = notebook_paths()
 IDS = [p.name for p in NOTEBOOKS]
@@ -44,13 +44,10 @@ def test_one_parameters_cell_near_the_top(path):
     assert param_idx[0] < PARAMETERS_WITHIN_FIRST, (
         f"{path.name}: the parameters cell is code cell {param_idx[0] + 1}; put it in the first "
         f"{PARAMETERS_WITHIN_FIRST}")
-    tree = ast.parse(source(code[param_idx[0]]))
-    names = []
-    for node in tree.body:
+    for node in ast.parse(source(code[param_idx[0]])).body:
         assert isinstance(node, (ast.Assign, ast.AnnAssign)), (
             f"{path.name}: the parameters cell may only assign values (line {node.lineno})")
-        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    names = sorted(declared_parameters(load(path)))
     bad = [n for n in names if not re.fullmatch(r"[A-Z][A-Z0-9_]*", n)]
     assert not bad, f"{path.name}: parameter names must be UPPER_CASE: {bad}"
     assert {"DEVICE", "SEED"} <= set(names), f"{path.name}: parameters lack DEVICE or SEED: {names}"
