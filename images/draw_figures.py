@@ -1,9 +1,10 @@
 """Draw the concept figures used by the notebooks.
 
-Run with ``make figures`` (or ``python images/draw_figures.py [OUTDIR]``). Every figure is drawn
-with matplotlib on the Agg backend, at a fixed dpi, from fixed numbers or seeded random numbers,
-and saved without metadata, so running this twice gives the same pixels.
-``tests/unit/test_figures.py`` redraws into a temporary folder and compares with the committed files.
+Run with ``make figures`` (or ``python images/draw_figures.py [OUTDIR]``). Every figure
+is drawn with matplotlib on the Agg backend, at a fixed dpi, from fixed numbers or
+seeded random numbers, and saved without metadata, so running this twice gives the same
+pixels. ``tests/unit/test_figures.py`` redraws into a temporary folder and compares with
+the committed files.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.animation import PillowWriter  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Polygon, Rectangle  # noqa: E402
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle  # noqa: E402
 
 DPI = 100
 SEED = 0
@@ -52,17 +53,42 @@ def _save_png(fig: Figure, path: Path) -> None:
     plt.close(fig)
 
 
-def _cell(ax, x: float, y: float, text: str = "", *, w: float = 1.0, h: float = 1.0,
-          face: str = LIGHT, edge: str = BLUE, fontsize: float = 12, lw: float = 1.5,
-          color: str = "black", zorder: float = 1.0) -> None:
-    ax.add_patch(Rectangle((x, y), w, h, facecolor=face, edgecolor=edge, linewidth=lw, zorder=zorder))
+def _cell(
+    ax,
+    x: float,
+    y: float,
+    text: str = "",
+    *,
+    w: float = 1.0,
+    h: float = 1.0,
+    face: str = LIGHT,
+    edge: str = BLUE,
+    fontsize: float = 12,
+    lw: float = 1.5,
+    color: str = "black",
+    zorder: float = 1.0,
+) -> None:
+    ax.add_patch(
+        Rectangle(
+            (x, y), w, h, facecolor=face, edgecolor=edge, linewidth=lw, zorder=zorder
+        )
+    )
     if text != "":
-        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=fontsize, color=color,
-                zorder=zorder + 0.5)
+        ax.text(
+            x + w / 2,
+            y + h / 2,
+            text,
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            color=color,
+            zorder=zorder + 0.5,
+        )
 
 
 def _grid(ax, x0: float, y0: float, values, **kw) -> None:
-    """Draw a 2-D array of values with row 0 at the top, starting at (x0, y0) = bottom-left."""
+    """Draw a 2-D array of values with row 0 at the top, starting at (x0, y0) =
+    bottom-left."""
     values = np.atleast_2d(values)
     rows, cols = values.shape
     for r in range(rows):
@@ -70,27 +96,84 @@ def _grid(ax, x0: float, y0: float, values, **kw) -> None:
             _cell(ax, x0 + c, y0 + rows - 1 - r, str(values[r, c]), **kw)
 
 
-def _arrow(ax, start, end, text: str = "", *, color: str = "black", style: str = "-|>",
-           ls: str = "-", text_offset=(0.0, 0.25), fontsize: float = 11, rad: float = 0.0,
-           text_color: str | None = None, lw: float = 1.6) -> None:
-    ax.add_patch(FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=16, color=color,
-                                 linestyle=ls, linewidth=lw,
-                                 connectionstyle=f"arc3,rad={rad}", shrinkA=2, shrinkB=2))
+def _arrow(
+    ax,
+    start,
+    end,
+    text: str = "",
+    *,
+    color: str = "black",
+    style: str = "-|>",
+    ls: str = "-",
+    text_offset=(0.0, 0.25),
+    fontsize: float = 11,
+    rad: float = 0.0,
+    text_color: str | None = None,
+    lw: float = 1.6,
+) -> None:
+    ax.add_patch(
+        FancyArrowPatch(
+            start,
+            end,
+            arrowstyle=style,
+            mutation_scale=16,
+            color=color,
+            linestyle=ls,
+            linewidth=lw,
+            connectionstyle=f"arc3,rad={rad}",
+            shrinkA=2,
+            shrinkB=2,
+        )
+    )
     if text:
-        mx, my = (start[0] + end[0]) / 2 + text_offset[0], (start[1] + end[1]) / 2 + text_offset[1]
-        ax.text(mx, my, text, ha="center", va="center", fontsize=fontsize,
-                color=text_color or color, family="DejaVu Sans Mono")
+        mx, my = (
+            (start[0] + end[0]) / 2 + text_offset[0],
+            (start[1] + end[1]) / 2 + text_offset[1],
+        )
+        ax.text(
+            mx,
+            my,
+            text,
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            color=text_color or color,
+            family="DejaVu Sans Mono",
+        )
 
 
-def _box(ax, x: float, y: float, w: float, h: float, text: str, *, face: str = LIGHT,
-         edge: str = BLUE, fontsize: float = 11, mono: bool = False, round_: bool = True,
-         ha: str = "center") -> None:
+def _box(
+    ax,
+    x: float,
+    y: float,
+    w: float,
+    h: float,
+    text: str,
+    *,
+    face: str = LIGHT,
+    edge: str = BLUE,
+    fontsize: float = 11,
+    mono: bool = False,
+    round_: bool = True,
+    ha: str = "center",
+) -> None:
     style = "round,pad=0.02,rounding_size=0.15" if round_ else "square,pad=0.0"
-    ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle=style, facecolor=face, edgecolor=edge,
-                                linewidth=1.6))
+    ax.add_patch(
+        FancyBboxPatch(
+            (x, y), w, h, boxstyle=style, facecolor=face, edgecolor=edge, linewidth=1.6
+        )
+    )
     tx = x + w / 2 if ha == "center" else x + 0.15
-    ax.text(tx, y + h / 2, text, ha=ha, va="center", fontsize=fontsize,
-            family="DejaVu Sans Mono" if mono else "DejaVu Sans", linespacing=1.4)
+    ax.text(
+        tx,
+        y + h / 2,
+        text,
+        ha=ha,
+        va="center",
+        fontsize=fontsize,
+        family="DejaVu Sans Mono" if mono else "DejaVu Sans",
+        linespacing=1.4,
+    )
 
 
 def _canvas(width: float, height: float, xlim, ylim) -> tuple[Figure, plt.Axes]:
@@ -120,10 +203,18 @@ def tensor_dimensions(out: Path) -> None:
     depth_dx, depth_dy = 1.0, 1.0
     back = np.arange(13, 25).reshape(3, 4)
     front = np.arange(1, 13).reshape(3, 4)
-    _grid(ax, 16 + depth_dx, 0.5 + depth_dy, back, face="#D5DEEE", color="#555555", zorder=1)
+    _grid(
+        ax,
+        16 + depth_dx,
+        0.5 + depth_dy,
+        back,
+        face="#D5DEEE",
+        color="#555555",
+        zorder=1,
+    )
     _grid(ax, 16, 0.5, front, zorder=5)
     # depth edges
-    for (x, y) in [(16, 3.5), (20, 3.5), (20, 0.5)]:
+    for x, y in [(16, 3.5), (20, 3.5), (20, 0.5)]:
         ax.plot([x, x + depth_dx], [y, y + depth_dy], color=BLUE, lw=1.2, zorder=0.5)
 
     labels = [
@@ -134,9 +225,21 @@ def tensor_dimensions(out: Path) -> None:
     ]
     for x, name, shape in labels:
         ax.text(x, 5.9, name, ha="center", va="center", fontsize=15, weight="bold")
-        ax.text(x, -1.3, shape, ha="center", va="center", fontsize=12, family="DejaVu Sans Mono")
-    ax.text(8.8, 2.0, "dim 0:\n3 rows", fontsize=10, color=GRAY, ha="right", va="center")
-    ax.text(11.0, 0.0, "dim 1: 4 columns", fontsize=10, color=GRAY, ha="center", va="center")
+        ax.text(
+            x,
+            -1.3,
+            shape,
+            ha="center",
+            va="center",
+            fontsize=12,
+            family="DejaVu Sans Mono",
+        )
+    ax.text(
+        8.8, 2.0, "dim 0:\n3 rows", fontsize=10, color=GRAY, ha="right", va="center"
+    )
+    ax.text(
+        11.0, 0.0, "dim 1: 4 columns", fontsize=10, color=GRAY, ha="center", va="center"
+    )
     ax.text(15.6, 4.9, "dim 0: 2 matrices", fontsize=10, color=GRAY)
     _save_png(fig, out / "tensor_dimensions.png")
 
@@ -175,20 +278,49 @@ def tensor_image_channels(out: Path) -> None:
     step = 1.6
     for k in (2, 1, 0):
         x0, y0 = 5 + k * step, 1.8 + k * step
-        ax.imshow(img[:, :, k], cmap=cmaps[k], vmin=0, vmax=1.15, interpolation="nearest",
-                  extent=(x0, x0 + 7, y0, y0 + 7), zorder=10 - k)
-        ax.add_patch(Rectangle((x0, y0), 7, 7, fill=False, edgecolor="black", lw=1.2, zorder=11 - k))
+        ax.imshow(
+            img[:, :, k],
+            cmap=cmaps[k],
+            vmin=0,
+            vmax=1.15,
+            interpolation="nearest",
+            extent=(x0, x0 + 7, y0, y0 + 7),
+            zorder=10 - k,
+        )
+        ax.add_patch(
+            Rectangle(
+                (x0, y0), 7, 7, fill=False, edgecolor="black", lw=1.2, zorder=11 - k
+            )
+        )
         ax.text(x0 + 7.2, y0 + 0.3, names[k], fontsize=10, va="bottom", zorder=20)
     ax.text(8.5, 0.9, "W = 12", ha="center", fontsize=11)
     ax.text(4.5, 5.3, "H = 12", ha="center", va="center", rotation=90, fontsize=11)
     ax.text(5.3, 11.6, "C = 3", fontsize=11)
-    ax.annotate("", xy=(8.2, 10.9), xytext=(5.1, 7.8),
-                arrowprops={"arrowstyle": "->", "color": GRAY})
-    ax.text(21.5, 8.0, "tensor.shape\n= torch.Size([3, 12, 12])\n= C x H x W",
-            fontsize=12, family="DejaVu Sans Mono", va="center", linespacing=1.5)
-    ax.text(21.5, 3.6, "A PIL image or NumPy array is\nH x W x C (channels last);\n"
-            "ToTensor() moves channels first\nand scales 0..255 to 0.0..1.0.",
-            fontsize=10.5, va="center", color="#333333", linespacing=1.4)
+    ax.annotate(
+        "",
+        xy=(8.2, 10.9),
+        xytext=(5.1, 7.8),
+        arrowprops={"arrowstyle": "->", "color": GRAY},
+    )
+    ax.text(
+        21.5,
+        8.0,
+        "tensor.shape\n= torch.Size([3, 12, 12])\n= C x H x W",
+        fontsize=12,
+        family="DejaVu Sans Mono",
+        va="center",
+        linespacing=1.5,
+    )
+    ax.text(
+        21.5,
+        3.6,
+        "A PIL image or NumPy array is\nH x W x C (channels last);\n"
+        "ToTensor() moves channels first\nand scales 0..255 to 0.0..1.0.",
+        fontsize=10.5,
+        va="center",
+        color="#333333",
+        linespacing=1.4,
+    )
     _save_png(fig, out / "tensor_image_channels.png")
 
 
@@ -202,36 +334,99 @@ def squeeze_unsqueeze(out: Path) -> None:
     _grid(ax, 0.5, 7.2, v)
     ax.text(2.0, 6.5, "shape (3,)", ha="center", family="DejaVu Sans Mono")
 
-    _arrow(ax, (4.2, 8.4), (9.3, 9.2), "x.unsqueeze(0)", text_offset=(0, 0.55), color=BLUE, fontsize=10)
-    ax.add_patch(Rectangle((9.7, 8.0), 3.4, 1.6, fill=False, edgecolor=ORANGE, lw=2, ls="--"))
+    _arrow(
+        ax,
+        (4.2, 8.4),
+        (9.3, 9.2),
+        "x.unsqueeze(0)",
+        text_offset=(0, 0.55),
+        color=BLUE,
+        fontsize=10,
+    )
+    ax.add_patch(
+        Rectangle((9.7, 8.0), 3.4, 1.6, fill=False, edgecolor=ORANGE, lw=2, ls="--")
+    )
     _grid(ax, 9.9, 8.3, v)
-    ax.text(13.4, 8.8, "shape (1, 3)\na row", ha="left", va="center", family="DejaVu Sans Mono")
+    ax.text(
+        13.4,
+        8.8,
+        "shape (1, 3)\na row",
+        ha="left",
+        va="center",
+        family="DejaVu Sans Mono",
+    )
 
-    _arrow(ax, (4.2, 7.4), (16.3, 6.4), "x.unsqueeze(1)", text_offset=(0.0, -0.55), color=BLUE, fontsize=10)
-    ax.add_patch(Rectangle((16.6, 5.2), 1.4, 3.6, fill=False, edgecolor=ORANGE, lw=2, ls="--"))
+    _arrow(
+        ax,
+        (4.2, 7.4),
+        (16.3, 6.4),
+        "x.unsqueeze(1)",
+        text_offset=(0.0, -0.55),
+        color=BLUE,
+        fontsize=10,
+    )
+    ax.add_patch(
+        Rectangle((16.6, 5.2), 1.4, 3.6, fill=False, edgecolor=ORANGE, lw=2, ls="--")
+    )
     _grid(ax, 16.8, 5.5, v.T)
-    ax.text(19.0, 7.0, "shape (3, 1)\na column", ha="left", va="center", family="DejaVu Sans Mono")
+    ax.text(
+        19.0,
+        7.0,
+        "shape (3, 1)\na column",
+        ha="left",
+        va="center",
+        family="DejaVu Sans Mono",
+    )
 
     # bottom row: (1, 3, 1) -> squeeze() -> (3,)
     ax.plot([-0.5, 25.5], [4.3, 4.3], color="#DDDDDD", lw=1)
     ax.text(2.0, 3.6, "y", fontsize=14, ha="center", weight="bold")
-    ax.add_patch(Rectangle((1.1, -0.15), 1.8, 3.3, fill=False, edgecolor=ORANGE, lw=2, ls="--"))
-    ax.add_patch(Rectangle((1.3, 0.0), 1.4, 3.0, fill=False, edgecolor=ORANGE, lw=1.2, ls=":"))
+    ax.add_patch(
+        Rectangle((1.1, -0.15), 1.8, 3.3, fill=False, edgecolor=ORANGE, lw=2, ls="--")
+    )
+    ax.add_patch(
+        Rectangle((1.3, 0.0), 1.4, 3.0, fill=False, edgecolor=ORANGE, lw=1.2, ls=":")
+    )
     _grid(ax, 1.5, 0.0, v.T * 1)
-    ax.text(3.4, 1.5, "shape\n(1, 3, 1)", ha="left", va="center", family="DejaVu Sans Mono")
+    ax.text(
+        3.4, 1.5, "shape\n(1, 3, 1)", ha="left", va="center", family="DejaVu Sans Mono"
+    )
 
-    _arrow(ax, (7.5, 1.5), (13.0, 1.5), "y.squeeze()", text_offset=(0, 0.5), color=RED, fontsize=10)
+    _arrow(
+        ax,
+        (7.5, 1.5),
+        (13.0, 1.5),
+        "y.squeeze()",
+        text_offset=(0, 0.5),
+        color=RED,
+        fontsize=10,
+    )
     _grid(ax, 13.5, 1.0, v)
     ax.text(15.0, 0.3, "shape (3,)", ha="center", va="top", family="DejaVu Sans Mono")
-    ax.text(18.2, 1.5, "squeeze() drops every size-1 dim;\nsqueeze(d) drops dim d only if\n"
-            "its size is 1. Data is not copied:\nboth return views.",
-            fontsize=10.5, va="center", color="#333333", linespacing=1.4)
-    ax.text(21.0, 10.2, "dashed box = new dim of size 1", fontsize=10, color=ORANGE, ha="center")
+    ax.text(
+        18.2,
+        1.5,
+        "squeeze() drops every size-1 dim;\nsqueeze(d) drops dim d only if\n"
+        "its size is 1. Data is not copied:\nboth return views.",
+        fontsize=10.5,
+        va="center",
+        color="#333333",
+        linespacing=1.4,
+    )
+    ax.text(
+        21.0,
+        10.2,
+        "dashed box = new dim of size 1",
+        fontsize=10,
+        color=ORANGE,
+        ha="center",
+    )
     _save_png(fig, out / "squeeze_unsqueeze.png")
 
 
 def matmul_gif(out: Path) -> None:
-    """Animated: each entry of C = A @ B is the dot product of a row of A and a column of B."""
+    """Animated: each entry of C = A @ B is the dot product of a row of A and a column
+    of B."""
     A = np.array([[1, 2, 3], [4, 5, 6]])
     B = np.array([[7, 8], [9, 10], [11, 12]])
     C = A @ B
@@ -246,22 +441,42 @@ def matmul_gif(out: Path) -> None:
             ax.set_ylim(-2.0, 4.8)
             ax.set_aspect("equal")
             ax.axis("off")
-            done = steps if frame == "done" else steps[: steps.index(frame)] if frame else []
+            done = (
+                steps
+                if frame == "done"
+                else steps[: steps.index(frame)]
+                if frame
+                else []
+            )
             cur = frame if isinstance(frame, tuple) else None
             # A (2x3) at x 0..3, y 1..3
             for r in range(2):
                 for c in range(3):
                     hot = cur is not None and r == cur[0]
-                    _cell(ax, c, 2 - r + 1, str(A[r, c]), face="#FCE3D2" if hot else LIGHT,
-                          edge=ORANGE if hot else BLUE, lw=2.5 if hot else 1.5)
+                    _cell(
+                        ax,
+                        c,
+                        2 - r + 1,
+                        str(A[r, c]),
+                        face="#FCE3D2" if hot else LIGHT,
+                        edge=ORANGE if hot else BLUE,
+                        lw=2.5 if hot else 1.5,
+                    )
             ax.text(1.5, 4.3, "A  (2 x 3)", ha="center", fontsize=12)
             ax.text(3.7, 2.0, "@", ha="center", va="center", fontsize=18)
             # B (3x2) at x 4.5..6.5, y 0..3
             for r in range(3):
                 for c in range(2):
                     hot = cur is not None and c == cur[1]
-                    _cell(ax, 4.5 + c, 3 - r, str(B[r, c]), face="#DDF0E1" if hot else LIGHT,
-                          edge=GREEN if hot else BLUE, lw=2.5 if hot else 1.5)
+                    _cell(
+                        ax,
+                        4.5 + c,
+                        3 - r,
+                        str(B[r, c]),
+                        face="#DDF0E1" if hot else LIGHT,
+                        edge=GREEN if hot else BLUE,
+                        lw=2.5 if hot else 1.5,
+                    )
             ax.text(5.5, 4.3, "B  (3 x 2)", ha="center", fontsize=12)
             ax.text(7.3, 2.0, "=", ha="center", va="center", fontsize=18)
             # C (2x2) at x 8..10, y 1..3
@@ -269,29 +484,61 @@ def matmul_gif(out: Path) -> None:
                 for c in range(2):
                     hot = cur == (r, c)
                     shown = (r, c) in done or hot
-                    _cell(ax, 8 + c, 2 - r + 1, str(C[r, c]) if shown else "",
-                          face="#F3E8C8" if hot else LIGHT, edge=RED if hot else BLUE,
-                          lw=2.5 if hot else 1.5, fontsize=11)
+                    _cell(
+                        ax,
+                        8 + c,
+                        2 - r + 1,
+                        str(C[r, c]) if shown else "",
+                        face="#F3E8C8" if hot else LIGHT,
+                        edge=RED if hot else BLUE,
+                        lw=2.5 if hot else 1.5,
+                        fontsize=11,
+                    )
             ax.text(9.0, 4.3, "C = A @ B  (2 x 2)", ha="center", fontsize=12)
             if cur is not None:
                 i, j = cur
                 terms = " + ".join(f"{A[i, k]}·{B[k, j]}" for k in range(3))
-                ax.text(8.5, -1.0, f"C[{i},{j}] = row {i} of A · column {j} of B = {terms} = {C[i, j]}",
-                        ha="center", fontsize=11.5, family="DejaVu Sans Mono")
+                ax.text(
+                    8.5,
+                    -1.0,
+                    f"C[{i},{j}] = row {i} of A · column {j} of B = "
+                    f"{terms} = {C[i, j]}",
+                    ha="center",
+                    fontsize=11.5,
+                    family="DejaVu Sans Mono",
+                )
             elif frame == "done":
-                ax.text(8.5, -1.0, "(2 x 3) @ (3 x 2) -> (2 x 2): inner sizes must match",
-                        ha="center", fontsize=11.5, family="DejaVu Sans Mono")
+                ax.text(
+                    8.5,
+                    -1.0,
+                    "(2 x 3) @ (3 x 2) -> (2 x 2): inner sizes must match",
+                    ha="center",
+                    fontsize=11.5,
+                    family="DejaVu Sans Mono",
+                )
             else:
-                ax.text(8.5, -1.0, "each entry of C is a row of A dotted with a column of B",
-                        ha="center", fontsize=11.5)
-            ax.text(11.4, 2.0, "C[i, j] = Σₖ A[i, k] · B[k, j]", fontsize=11.5, va="center",
-                    family="DejaVu Sans Mono")
+                ax.text(
+                    8.5,
+                    -1.0,
+                    "each entry of C is a row of A dotted with a column of B",
+                    ha="center",
+                    fontsize=11.5,
+                )
+            ax.text(
+                11.4,
+                2.0,
+                "C[i, j] = Σₖ A[i, k] · B[k, j]",
+                fontsize=11.5,
+                va="center",
+                family="DejaVu Sans Mono",
+            )
             writer.grab_frame(facecolor="white")
     plt.close(fig)
 
 
 def computation_graph(out: Path) -> None:
-    """z = x @ w + b, loss = loss_fn(z, y); forward in black, backward (gradients) in red."""
+    """z = x @ w + b, loss = loss_fn(z, y); forward in black, backward (gradients) in
+    red."""
     fig, ax = _canvas(12, 5.0, (-0.3, 24.3), (-0.6, 9.4))
     leaf_x = dict(face="#F2F2F2", edge=GRAY)
     param = dict(face="#FCE3D2", edge=ORANGE)
@@ -320,17 +567,56 @@ def computation_graph(out: Path) -> None:
     _arrow(ax, (19.0, 3.0), (15.7, 3.0), "", rad=-0.6, **red)
     _arrow(ax, (15.2, 3.0), (11.8, 3.0), "", rad=-0.6, **red)
     _arrow(ax, (10.3, 3.6), (7.6, 5.0), "", rad=-0.3, **red)
-    _arrow(ax, (5.5, 5.0), (3.2, 3.9), "∂loss/∂w", rad=-0.3, text_offset=(0.6, -0.8), **red)
-    _arrow(ax, (11.0, 3.0), (3.2, 1.0), "∂loss/∂b", rad=-0.15, text_offset=(1.5, -1.3), **red)
-    ax.text(17.4, 0.9, "loss.backward()", color=RED, fontsize=11, family="DejaVu Sans Mono",
-            ha="center")
-    ax.text(1.6, 3.3, "→ w.grad", color=RED, fontsize=9.5, family="DejaVu Sans Mono", ha="center",
-            va="top")
-    ax.text(1.6, 0.5, "→ b.grad", color=RED, fontsize=9.5, family="DejaVu Sans Mono", ha="center",
-            va="top")
+    _arrow(
+        ax, (5.5, 5.0), (3.2, 3.9), "∂loss/∂w", rad=-0.3, text_offset=(0.6, -0.8), **red
+    )
+    _arrow(
+        ax,
+        (11.0, 3.0),
+        (3.2, 1.0),
+        "∂loss/∂b",
+        rad=-0.15,
+        text_offset=(1.5, -1.3),
+        **red,
+    )
+    ax.text(
+        17.4,
+        0.9,
+        "loss.backward()",
+        color=RED,
+        fontsize=11,
+        family="DejaVu Sans Mono",
+        ha="center",
+    )
+    ax.text(
+        1.6,
+        3.3,
+        "→ w.grad",
+        color=RED,
+        fontsize=9.5,
+        family="DejaVu Sans Mono",
+        ha="center",
+        va="top",
+    )
+    ax.text(
+        1.6,
+        0.5,
+        "→ b.grad",
+        color=RED,
+        fontsize=9.5,
+        family="DejaVu Sans Mono",
+        ha="center",
+        va="top",
+    )
     ax.text(0.0, 9.0, "forward pass builds the graph  →", fontsize=11)
-    ax.text(9.0, 9.0, "- - backward pass follows it in reverse and fills .grad of the leaves "
-            "that require grad", fontsize=11, color=RED)
+    ax.text(
+        9.0,
+        9.0,
+        "- - backward pass follows it in reverse and fills .grad of the leaves "
+        "that require grad",
+        fontsize=11,
+        color=RED,
+    )
     _save_png(fig, out / "computation_graph.png")
 
 
@@ -340,12 +626,21 @@ def perceptron(out: Path) -> None:
     ys = [8.0, 6.3, 4.6, 2.9, 1.2]
     sx, sy, r = 9.0, 4.6, 1.2
     for k, y in enumerate(ys, start=1):
-        ax.add_patch(plt.Circle((1.0, y), 0.6, facecolor="#F2F2F2", edgecolor=GRAY, lw=1.5))
+        ax.add_patch(
+            plt.Circle((1.0, y), 0.6, facecolor="#F2F2F2", edgecolor=GRAY, lw=1.5)
+        )
         ax.text(1.0, y, f"$x_{k}$", ha="center", va="center", fontsize=13)
         _arrow(ax, (1.6, y), (sx - r, sy + (y - sy) * 0.25))
         t = 0.42
-        ax.text(1.6 + t * (sx - r - 1.6), y + t * (sy + (y - sy) * 0.25 - y) + 0.3, f"$w_{k}$",
-                ha="center", va="center", fontsize=12, color=ORANGE)
+        ax.text(
+            1.6 + t * (sx - r - 1.6),
+            y + t * (sy + (y - sy) * 0.25 - y) + 0.3,
+            f"$w_{k}$",
+            ha="center",
+            va="center",
+            fontsize=12,
+            color=ORANGE,
+        )
     ax.add_patch(plt.Circle((sx, sy), r, facecolor=LIGHT, edgecolor=BLUE, lw=2))
     ax.text(sx, sy, "Σ", ha="center", va="center", fontsize=22)
     ax.text(sx, sy + r + 0.5, "bias $b$", ha="center", fontsize=12, color=ORANGE)
@@ -354,11 +649,23 @@ def perceptron(out: Path) -> None:
     _arrow(ax, (sx + r, sy), (12.0, sy), "$z$", text_offset=(0, 0.35), fontsize=12)
     _arrow(ax, (14.4, sy), (16.4, sy))
     ax.text(16.9, sy, "$\\hat{y}$", ha="center", va="center", fontsize=16)
-    ax.text(9.0, -0.2, "$\\hat{y} = f\\left(\\sum_{i=1}^{5} w_i x_i + b\\right) = f(\\mathbf{w}^\\top"
-            "\\mathbf{x} + b)$", ha="center", fontsize=15)
+    ax.text(
+        9.0,
+        -0.2,
+        "$\\hat{y} = f\\left(\\sum_{i=1}^{5} w_i x_i + b\\right) = f(\\mathbf{w}^\\top"
+        "\\mathbf{x} + b)$",
+        ha="center",
+        fontsize=15,
+    )
     ax.text(1.0, 9.2, "inputs", ha="center", fontsize=11, color=GRAY)
-    ax.text(14.0, 8.2, "nn.Linear(5, 1) computes $z$;\nf is e.g. torch.sigmoid or ReLU",
-            ha="center", fontsize=10.5, color="#333333")
+    ax.text(
+        14.0,
+        8.2,
+        "nn.Linear(5, 1) computes $z$;\nf is e.g. torch.sigmoid or ReLU",
+        ha="center",
+        fontsize=10.5,
+        color="#333333",
+    )
     _save_png(fig, out / "perceptron.png")
 
 
@@ -386,7 +693,9 @@ def relu(out: Path) -> None:
 
 
 def gradient_descent(out: Path) -> None:
-    """Gradient descent on a 1-D loss: steps against the slope, and a too-large learning rate."""
+    """Gradient descent on a 1-D loss: steps against the slope, and a too-large learning
+    rate."""
+
     def loss(w):
         return (w - 2.0) ** 2 + 0.5
 
@@ -396,8 +705,10 @@ def gradient_descent(out: Path) -> None:
     w_grid = np.linspace(-2.5, 6.5, 400)
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-        for ax, lr, n, title in [(axes[0], 0.2, 8, "lr = 0.2: steps shrink as the slope flattens"),
-                                 (axes[1], 0.95, 6, "lr = 0.95: too large, overshoots back and forth")]:
+        for ax, lr, n, title in [
+            (axes[0], 0.2, 8, "lr = 0.2: steps shrink as the slope flattens"),
+            (axes[1], 0.95, 6, "lr = 0.95: too large, overshoots back and forth"),
+        ]:
             ax.plot(w_grid, loss(w_grid), color=GRAY, lw=2)
             ws = [-1.5]
             for _ in range(n):
@@ -405,8 +716,12 @@ def gradient_descent(out: Path) -> None:
             ws = np.array(ws)
             ax.plot(ws, loss(ws), "o", color=ORANGE, ms=7, zorder=3)
             for a, b in zip(ws[:-1], ws[1:]):
-                ax.annotate("", xy=(b, loss(b)), xytext=(a, loss(a)),
-                            arrowprops={"arrowstyle": "->", "color": ORANGE, "lw": 1.4})
+                ax.annotate(
+                    "",
+                    xy=(b, loss(b)),
+                    xytext=(a, loss(a)),
+                    arrowprops={"arrowstyle": "->", "color": ORANGE, "lw": 1.4},
+                )
             ax.plot([2.0], [0.5], "*", color=GREEN, ms=14, zorder=4)
             ax.set_title(title)
             ax.set_xlabel("parameter w")
@@ -417,9 +732,13 @@ def gradient_descent(out: Path) -> None:
         w0 = -1.5
         t = np.linspace(w0 - 1.0, w0 + 1.6, 10)
         axes[0].plot(t, loss(w0) + grad(w0) * (t - w0), "--", color=RED, lw=1.3)
-        axes[0].text(-0.4, 17.5, "slope dL/dw < 0\nso step right", color=RED, fontsize=10)
+        axes[0].text(
+            -0.4, 17.5, "slope dL/dw < 0\nso step right", color=RED, fontsize=10
+        )
         axes[0].text(2.3, 3.0, "minimum", color=GREEN, fontsize=10)
-        axes[0].text(2.6, 13.0, "w ← w − lr · dL/dw", fontsize=12, family="DejaVu Sans Mono")
+        axes[0].text(
+            2.6, 13.0, "w ← w − lr · dL/dw", fontsize=12, family="DejaVu Sans Mono"
+        )
         fig.tight_layout()
         _save_png(fig, out / "gradient_descent.png")
 
@@ -449,7 +768,7 @@ def gradient_descent_types(out: Path) -> None:
         for _ in range(steps):
             if pos + batch > n:
                 order, pos = rng.permutation(n), 0
-            idx = order[pos:pos + batch]
+            idx = order[pos : pos + batch]
             pos += batch
             gw, gb = grads(w, b, idx)
             w, b = w - lr * gw, b - lr * gb
@@ -467,7 +786,9 @@ def gradient_descent_types(out: Path) -> None:
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 3, figsize=(14, 4.6), sharey=True)
         for ax, (title, batch, steps, lr, color) in zip(axes, runs):
-            ax.contour(W, Bb, Z, levels=np.geomspace(0.3, 40, 14), cmap="Greys", linewidths=0.8)
+            ax.contour(
+                W, Bb, Z, levels=np.geomspace(0.3, 40, 14), cmap="Greys", linewidths=0.8
+            )
             path = run(batch, steps, lr)
             ax.plot(path[:, 0], path[:, 1], "-o", color=color, ms=3, lw=1.4)
             ax.plot(*path[0], "s", color="black", ms=7)
@@ -475,12 +796,21 @@ def gradient_descent_types(out: Path) -> None:
             ax.set_title(title)
             ax.set_xlabel("weight w")
             final = mse(*path[-1])
-            ax.text(0.03, 0.96, f"{steps} steps, lr = {lr}\nfinal loss {final:.2f}",
-                    transform=ax.transAxes, fontsize=10, va="top",
-                    bbox={"facecolor": "white", "edgecolor": "#CCCCCC"})
+            ax.text(
+                0.03,
+                0.96,
+                f"{steps} steps, lr = {lr}\nfinal loss {final:.2f}",
+                transform=ax.transAxes,
+                fontsize=10,
+                va="top",
+                bbox={"facecolor": "white", "edgecolor": "#CCCCCC"},
+            )
         axes[0].set_ylabel("bias b")
-        fig.suptitle("Same loss surface (MSE of y = w·x + b), same start ■, minimum ★; "
-                     "the batch size changes how noisy each step is", fontsize=12)
+        fig.suptitle(
+            "Same loss surface (MSE of y = w·x + b), same start ■, minimum ★; "
+            "the batch size changes how noisy each step is",
+            fontsize=12,
+        )
         fig.tight_layout()
         _save_png(fig, out / "gradient_descent_types.png")
 
@@ -490,40 +820,99 @@ def custom_dataset_layout(out: Path) -> None:
     fig, ax = _canvas(13, 5.0, (-0.3, 31.5), (-0.5, 11.6))
     # files on disk (the repository's custom_dataset/ folder)
     _box(ax, 0.0, 0.3, 8.6, 10.2, "", face="#FAFAFA", edge=GRAY)
-    tree = ("custom_dataset/\n"
-            "├── data.txt\n"
-            "└── images/\n"
-            "    ├── chelsea.jpg\n"
-            "    ├── camera.png\n"
-            "    ├── coffee.jpg\n"
-            "    └── ...")
-    ax.text(0.4, 9.9, tree, fontsize=10.5, family="DejaVu Sans Mono", va="top", linespacing=1.45)
-    ax.text(0.4, 4.3, "data.txt: one 'path label' per line", fontsize=9.5, family="DejaVu Sans Mono",
-            weight="bold")
-    table = [("images/chelsea.jpg", "living"), ("images/camera.png", "living"),
-             ("images/coffee.jpg", "object"), ("...", "...")]
+    tree = (
+        "custom_dataset/\n"
+        "├── data.txt\n"
+        "└── images/\n"
+        "    ├── chelsea.jpg\n"
+        "    ├── camera.png\n"
+        "    ├── coffee.jpg\n"
+        "    └── ..."
+    )
+    ax.text(
+        0.4,
+        9.9,
+        tree,
+        fontsize=10.5,
+        family="DejaVu Sans Mono",
+        va="top",
+        linespacing=1.45,
+    )
+    ax.text(
+        0.4,
+        4.3,
+        "data.txt: one 'path label' per line",
+        fontsize=9.5,
+        family="DejaVu Sans Mono",
+        weight="bold",
+    )
+    table = [
+        ("images/chelsea.jpg", "living"),
+        ("images/camera.png", "living"),
+        ("images/coffee.jpg", "object"),
+        ("...", "..."),
+    ]
     for r, (f, lab) in enumerate(table):
         yy = 3.4 - r * 0.8
-        ax.add_patch(Rectangle((0.5, yy - 0.36), 7.6, 0.76, facecolor="white", edgecolor="#BBBBBB"))
-        ax.text(0.7, yy, f"{f:<20}{lab}", fontsize=9.5, family="DejaVu Sans Mono", va="center")
+        ax.add_patch(
+            Rectangle(
+                (0.5, yy - 0.36), 7.6, 0.76, facecolor="white", edgecolor="#BBBBBB"
+            )
+        )
+        ax.text(
+            0.7,
+            yy,
+            f"{f:<20}{lab}",
+            fontsize=9.5,
+            family="DejaVu Sans Mono",
+            va="center",
+        )
     ax.text(4.3, 11.0, "files on disk", ha="center", fontsize=12, weight="bold")
 
     # Dataset
-    _box(ax, 10.2, 2.6, 8.0, 6.2,
-         "class ImageLabelsDataset(Dataset)\n\n__init__: read data.txt,\n  labels -> class index\n"
-         "__len__: number of lines\n__getitem__(idx):\n  decode image idx,\n  apply transform,\n"
-         "  return (image, target)",
-         mono=True, fontsize=9.5, ha="left")
+    _box(
+        ax,
+        10.2,
+        2.6,
+        8.0,
+        6.2,
+        "class ImageLabelsDataset(Dataset)\n\n"
+        "__init__: read data.txt,\n  labels -> class index\n"
+        "__len__: number of lines\n__getitem__(idx):\n"
+        "  decode image idx,\n  apply transform,\n"
+        "  return (image, target)",
+        mono=True,
+        fontsize=9.5,
+        ha="left",
+    )
     ax.text(14.2, 11.0, "Dataset", ha="center", fontsize=12, weight="bold")
     ax.text(14.2, 1.7, "one sample at a time", ha="center", fontsize=10, color=GRAY)
     _arrow(ax, (8.7, 5.7), (10.1, 5.7))
 
     # DataLoader
-    _box(ax, 19.8, 3.8, 5.0, 3.8, "DataLoader(\n dataset,\n batch_size=3,\n shuffle=True)",
-         mono=True, fontsize=9.5, face="#FCE3D2", edge=ORANGE, ha="left")
+    _box(
+        ax,
+        19.8,
+        3.8,
+        5.0,
+        3.8,
+        "DataLoader(\n dataset,\n batch_size=3,\n shuffle=True)",
+        mono=True,
+        fontsize=9.5,
+        face="#FCE3D2",
+        edge=ORANGE,
+        ha="left",
+    )
     ax.text(22.3, 11.0, "DataLoader", ha="center", fontsize=12, weight="bold")
-    ax.text(22.3, 2.9, "shuffles, batches,\nstacks samples\n(same H, W needed:\nresize in transform)", ha="center", fontsize=10, color=GRAY,
-            va="top")
+    ax.text(
+        22.3,
+        2.9,
+        "shuffles, batches,\nstacks samples\n(same H, W needed:\nresize in transform)",
+        ha="center",
+        fontsize=10,
+        color=GRAY,
+        va="top",
+    )
     _arrow(ax, (18.3, 5.7), (19.7, 5.7))
 
     # batches
@@ -531,11 +920,24 @@ def custom_dataset_layout(out: Path) -> None:
     for k in range(2):
         y0 = 6.6 - k * 3.4
         for j in range(3):
-            ax.add_patch(Rectangle((26.2 + j * 0.55 + 0.0, y0 + 0.5 - j * 0.0), 0.5, 1.4,
-                                   facecolor=[LIGHT, "#DDF0E1", "#FCE3D2", "#F3E8C8"][j],
-                                   edgecolor=BLUE, lw=1))
+            ax.add_patch(
+                Rectangle(
+                    (26.2 + j * 0.55 + 0.0, y0 + 0.5 - j * 0.0),
+                    0.5,
+                    1.4,
+                    facecolor=[LIGHT, "#DDF0E1", "#FCE3D2", "#F3E8C8"][j],
+                    edgecolor=BLUE,
+                    lw=1,
+                )
+            )
         ax.text(28.2, y0 + 1.2, f"batch {k}", fontsize=10, va="center")
-        ax.text(26.2, y0 + 0.05, "X: [3, C, H, W]  y: [3]", fontsize=8.5, family="DejaVu Sans Mono")
+        ax.text(
+            26.2,
+            y0 + 0.05,
+            "X: [3, C, H, W]  y: [3]",
+            fontsize=8.5,
+            family="DejaVu Sans Mono",
+        )
     _arrow(ax, (24.9, 5.7), (26.0, 5.7))
     _save_png(fig, out / "custom_dataset_layout.png")
 

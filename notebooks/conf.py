@@ -30,7 +30,9 @@ exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 # --- myst-nb: render the outputs stored in the notebooks, never run a kernel -----------------
 nb_execution_mode = "off"
 nb_ipywidgets_js = {}  # the notebooks use no widgets: do not load require.js/embed-amd from a CDN
-nb_merge_streams = True  # tqdm and print output interleave into one block, as in JupyterLab
+nb_merge_streams = (
+    True  # tqdm and print output interleave into one block, as in JupyterLab
+)
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
 
@@ -85,15 +87,20 @@ def _chapter_table(srcdir: Path) -> str:
     for nb in sorted(srcdir.glob("[0-9][0-9]_*.ipynb")):
         number = nb.name[:2]
         seconds = CPU_TIME_S.get(number)
-        time = f"about {max(1, round(seconds / 60))} min" if seconds and seconds >= 90 else (
-            f"about {seconds} s" if seconds else "not measured")
+        time = (
+            f"about {max(1, round(seconds / 60))} min"
+            if seconds and seconds >= 90
+            else (f"about {seconds} s" if seconds else "not measured")
+        )
         rows.append(f"| {number} | [{_title(nb)}]({nb.name}) | {time} |")
     return "\n".join(rows)
 
 
 def _insert_chapters(app, docname: str, source: list[str]) -> None:
     if docname == "index":
-        source[0] = source[0].replace("<!-- chapter-table -->", _chapter_table(Path(app.srcdir)))
+        source[0] = source[0].replace(
+            "<!-- chapter-table -->", _chapter_table(Path(app.srcdir))
+        )
 
 
 def setup(app):

@@ -26,9 +26,9 @@ import os
 import sys
 import tempfile
 import zlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 __all__ = [
     "FASHION_MNIST_FILES",
@@ -59,14 +59,26 @@ class IdxFile:
 
 # Digests of the *decompressed* files (the gzip wrappers differ between mirrors).
 FASHION_MNIST_FILES: tuple[IdxFile, ...] = (
-    IdxFile("train-images-idx3-ubyte", 47_040_016,
-            "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"),
-    IdxFile("train-labels-idx1-ubyte", 60_008,
-            "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9"),
-    IdxFile("t10k-images-idx3-ubyte", 7_840_016,
-            "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b"),
-    IdxFile("t10k-labels-idx1-ubyte", 10_008,
-            "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34"),
+    IdxFile(
+        "train-images-idx3-ubyte",
+        47_040_016,
+        "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    ),
+    IdxFile(
+        "train-labels-idx1-ubyte",
+        60_008,
+        "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    ),
+    IdxFile(
+        "t10k-images-idx3-ubyte",
+        7_840_016,
+        "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    ),
+    IdxFile(
+        "t10k-labels-idx1-ubyte",
+        10_008,
+        "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+    ),
 )
 
 HOW_TO_GET_DATA = """\
@@ -114,7 +126,10 @@ def verify_file(path: Path, expected: IdxFile) -> str | None:
         return f"{path} is missing"
     actual_size = path.stat().st_size
     if actual_size != expected.size:
-        return f"{path} has {actual_size} bytes, expected {expected.size} (truncated or corrupted)"
+        return (
+            f"{path} has {actual_size} bytes, expected {expected.size} "
+            "(truncated or corrupted)"
+        )
     with path.open("rb") as fh:
         _, digest = _sha256_stream(_read_chunks(fh))
     if digest != expected.sha256:
@@ -125,7 +140,9 @@ def verify_file(path: Path, expected: IdxFile) -> str | None:
 def _install_from_gz(gz_path: Path, target: Path, expected: IdxFile) -> str | None:
     """Decompress ``gz_path`` into ``target`` atomically. Return a reason on failure."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+    )
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out, gzip.open(gz_path, "rb") as src:
@@ -133,8 +150,10 @@ def _install_from_gz(gz_path: Path, target: Path, expected: IdxFile) -> str | No
             out.flush()
             os.fsync(out.fileno())
         if size != expected.size or digest != expected.sha256:
-            return (f"{gz_path} decompresses to {size} bytes with SHA-256 {digest}, "
-                    f"expected {expected.size} bytes with SHA-256 {expected.sha256}")
+            return (
+                f"{gz_path} decompresses to {size} bytes with SHA-256 {digest}, "
+                f"expected {expected.size} bytes with SHA-256 {expected.sha256}"
+            )
         os.replace(tmp, target)
         return None
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
@@ -188,7 +207,11 @@ def ensure_fashion_mnist(
     say = log or (lambda message: None)
     root = Path(root)
     target_dir = raw_dir(root)
-    dirs = [Path(d) for d in source_dirs] if source_dirs is not None else _local_source_dirs()
+    dirs = (
+        [Path(d) for d in source_dirs]
+        if source_dirs is not None
+        else _local_source_dirs()
+    )
 
     problems: dict[str, list[str]] = {}
     missing: list[IdxFile] = []
@@ -241,7 +264,8 @@ def ensure_fashion_mnist(
 
     if missing:
         detail = "\n".join(
-            f"  {idx.name}:\n" + "\n".join(f"    - {r}" for r in problems[idx.name]) for idx in missing
+            f"  {idx.name}:\n" + "\n".join(f"    - {r}" for r in problems[idx.name])
+            for idx in missing
         )
         raise DataUnavailableError(f"{HOW_TO_GET_DATA}\nWhat was tried:\n{detail}")
     return target_dir
@@ -253,7 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Fetch and verify FashionMNIST into ROOT/FashionMNIST/raw.",
     )
     parser.add_argument("--root", default="data", help="dataset root (default: data)")
-    parser.add_argument("--no-download", action="store_true", help="never use the network")
+    parser.add_argument(
+        "--no-download", action="store_true", help="never use the network"
+    )
     args = parser.parse_args(argv)
     try:
         path = ensure_fashion_mnist(args.root, download=not args.no_download, log=print)

@@ -1,6 +1,7 @@
 """The models the primer trains.
 
-Taught in notebook 03 (building models); notebook 05 (training) imports ``MLP`` from here.
+Taught in notebook 03 (building models); notebook 05 (training) imports ``MLP`` from
+here.
 """
 
 from __future__ import annotations
@@ -14,16 +15,21 @@ __all__ = ["MLP"]
 
 
 class MLP(nn.Module):
-    """A multilayer perceptron for 28x28 images: flatten, then Linear + ReLU blocks, then class logits.
+    """A multilayer perceptron for 28x28 images: flatten, then Linear + ReLU blocks,
+    then class logits.
 
-    ``MLP()`` is 784-128-64-32-10. It returns raw logits (no softmax): ``nn.CrossEntropyLoss``
-    expects logits and applies ``log_softmax`` itself.
+    ``MLP()`` is 784-128-64-32-10. It returns raw logits (no softmax):
+    ``nn.CrossEntropyLoss`` expects logits and applies ``log_softmax`` itself.
 
     Taught in notebook 03 (building models).
     """
 
-    def __init__(self, hidden_sizes: Sequence[int] = (128, 64, 32), in_features: int = 784,
-                 num_classes: int = 10) -> None:
+    def __init__(
+        self,
+        hidden_sizes: Sequence[int] = (128, 64, 32),
+        in_features: int = 784,
+        num_classes: int = 10,
+    ) -> None:
         super().__init__()
         sizes = [in_features, *hidden_sizes]
         layers: list[nn.Module] = []

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -15,8 +15,12 @@ from matplotlib.figure import Figure
 __all__ = ["show_images"]
 
 
-def show_images(images: torch.Tensor | Sequence[torch.Tensor], titles: Sequence[str] | None = None,
-                ncols: int = 3, size: float = 2.0) -> Figure:
+def show_images(
+    images: torch.Tensor | Sequence[torch.Tensor],
+    titles: Sequence[str] | None = None,
+    ncols: int = 3,
+    size: float = 2.0,
+) -> Figure:
     """Plot images in a grid, one title each; return the figure.
 
     Taught in notebook 02 (datasets and transforms).
@@ -27,7 +31,9 @@ def show_images(images: torch.Tensor | Sequence[torch.Tensor], titles: Sequence[
     """
     images = list(images)
     nrows = max(1, -(-len(images) // ncols))  # ceiling division
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False
+    )
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
         if index >= len(images):
@@ -40,7 +46,9 @@ def show_images(images: torch.Tensor | Sequence[torch.Tensor], titles: Sequence[
         vmax = 1 if image.is_floating_point() else 255
         if image.is_floating_point():
             image = image.clamp(0, 1)
-        if image.ndim == 2:  # a fixed gray scale, not stretched to each image's own min and max
+        if (
+            image.ndim == 2
+        ):  # a fixed gray scale, not stretched to each image's own min and max
             ax.imshow(image.numpy(), cmap="gray", vmin=0, vmax=vmax)
         else:
             ax.imshow(image.numpy())

@@ -12,6 +12,19 @@ ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NAME_RE = re.compile(r"^\d\d_[a-z][a-z0-9_]*\.ipynb$")
 
+# The one list of chapter titles: notebook headings read "# NN · Title".
+CHAPTERS: dict[str, str] = {
+    "01": "Tensors",
+    "02": "Datasets and transforms",
+    "03": "Building models",
+    "04": "Autograd",
+    "05": "Training",
+    "06": "Convolutional networks",
+    "07": "Faster training",
+    "08": "Checkpoints and resuming",
+    "09": "Distributed training with torchrun",
+}
+
 
 def notebook_paths() -> list[Path]:
     return sorted(NOTEBOOK_DIR.glob("*.ipynb"))
@@ -31,15 +44,22 @@ def tags(cell: dict[str, Any]) -> list[str]:
 
 
 def parameters_cell(nb: dict[str, Any]) -> dict[str, Any]:
-    """The one code cell tagged ``parameters`` (the lint checks there is exactly one)."""
-    return next(c for c in nb["cells"] if c["cell_type"] == "code" and "parameters" in tags(c))
+    """The one code cell tagged ``parameters`` (the lint checks there is exactly
+    one)."""
+    return next(
+        c for c in nb["cells"] if c["cell_type"] == "code" and "parameters" in tags(c)
+    )
 
 
 def declared_parameters(nb: dict[str, Any]) -> set[str]:
     """The names the parameters cell assigns."""
     names: set[str] = set()
     for node in ast.parse(source(parameters_cell(nb))).body:
-        targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", None)]
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [getattr(node, "target", None)]
+        )
         names |= {t.id for t in targets if isinstance(t, ast.Name)}
     return names
 

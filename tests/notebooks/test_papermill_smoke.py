@@ -1,17 +1,18 @@
 """Run every notebook with papermill and small parameters; it must finish without error.
 
-Each notebook gets DEVICE=cpu plus its entry in SMOKE_PARAMETERS (every notebook needs one,
-so that a new notebook cannot silently run at full size), and writes any files it saves
-under ``tmp_path``. Notebooks in METRICS_CHECKS must export metrics, which are checked.
+Each notebook gets DEVICE=cpu plus its entry in SMOKE_PARAMETERS (every notebook needs
+one, so that a new notebook cannot silently run at full size), and writes any files it
+saves under ``tmp_path``. Notebooks in METRICS_CHECKS must export metrics, which are
+checked.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import papermill as pm
 import pytest
-
 from nbutil import NOTEBOOK_DIR, declared_parameters, load, metrics_from, notebook_paths
 
 pytestmark = pytest.mark.smoke
@@ -45,18 +46,29 @@ METRICS_CHECKS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs_with_small_parameters(path, tmp_path):
     prefix = path.name[:2]
-    assert prefix in SMOKE_PARAMETERS, f"{path.name}: add its small parameters to SMOKE_PARAMETERS"
+    assert prefix in SMOKE_PARAMETERS, (
+        f"{path.name}: add its small parameters to SMOKE_PARAMETERS"
+    )
     nb = load(path)
     declared = declared_parameters(nb)
     params = {"DEVICE": "cpu", **SMOKE_PARAMETERS[prefix]}
     if "MODELS_DIR" in declared:
-        params["MODELS_DIR"] = str(tmp_path / "models")  # never overwrite the repository's models/
+        params["MODELS_DIR"] = str(
+            tmp_path / "models"
+        )  # never overwrite the repository's models/
     unknown = set(params) - declared
-    assert not unknown, f"{path.name}: smoke parameters {unknown} are not in its parameters cell"
+    assert not unknown, (
+        f"{path.name}: smoke parameters {unknown} are not in its parameters cell"
+    )
     out = tmp_path / path.name
     pm.execute_notebook(
-        str(path), str(out), parameters=params, kernel_name="python3",
-        cwd=str(NOTEBOOK_DIR), progress_bar=False, log_output=False,
+        str(path),
+        str(out),
+        parameters=params,
+        kernel_name="python3",
+        cwd=str(NOTEBOOK_DIR),
+        progress_bar=False,
+        log_output=False,
     )
     if prefix in METRICS_CHECKS:
         METRICS_CHECKS[prefix](metrics_from(load(out)), params)

@@ -1,4 +1,5 @@
-"""Fixtures for the real-browser tests: the built site served on 127.0.0.1, and Debian's Chromium.
+"""Fixtures for the real-browser tests: the built site served on 127.0.0.1, and
+Debian's Chromium.
 
 `make test` builds the site first (`make site`). Running pytest alone builds it here if
 `_build/html/` is missing, with the same command.
@@ -14,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from siteutil import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, SITE, build_site
 
 
@@ -32,7 +32,8 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="session")
 def site_url(site_dir: Path) -> Iterator[str]:
-    """Base URL of _build/html served by a static file server on 127.0.0.1 (a free port)."""
+    """Base URL of _build/html served by a static file server on 127.0.0.1 (a free
+    port)."""
     handler = functools.partial(_QuietHandler, directory=str(site_dir))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -48,8 +49,11 @@ def site_url(site_dir: Path) -> Iterator[str]:
 def browser():
     """Debian's Chromium driven by Playwright (no browser download: executable_path)."""
     if not Path(CHROMIUM).exists() and not shutil.which(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (`apt-get install chromium`; "
-                    ".ci/run does this) or set TORCHPRIMER_CHROMIUM")
+        pytest.fail(
+            f"{CHROMIUM} not found: install Debian's chromium "
+            "(`apt-get install chromium`; .ci/run does this) "
+            "or set TORCHPRIMER_CHROMIUM"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:

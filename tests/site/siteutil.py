@@ -1,4 +1,5 @@
-"""Paths and helpers shared by the site tests (imported by conftest.py and the test modules)."""
+"""Paths and helpers shared by the site tests (imported by conftest.py and the test
+modules)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,15 @@ SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
 NOTEBOOKS = ROOT / "notebooks"
 CHROMIUM = os.environ.get("TORCHPRIMER_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def chapter_names() -> list[str]:
@@ -21,6 +29,9 @@ def chapter_names() -> list[str]:
 
 
 def build_site() -> None:
-    """Build the site with `make site`, so the flags live in one place (the Makefile)."""
+    """Build the site with `make site`, so the flags live in one place (the
+    Makefile)."""
     done = subprocess.run(["make", "site"], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, f"the site does not build:\n{done.stdout[-2000:]}{done.stderr[-4000:]}"
+    assert done.returncode == 0, (
+        f"the site does not build:\n{done.stdout[-2000:]}{done.stderr[-4000:]}"
+    )

@@ -1,8 +1,9 @@
-"""Offline checks of the built HTML: internal links and anchors, chapter order, prev/next, outputs.
+"""Offline checks of the built HTML: internal links and anchors, chapter order,
+prev/next, outputs.
 
-A small parser instead of a crawler: it reads every page once (a LinkChecker run with AnchorCheck
-takes most of a minute here because it also downloads MathJax), and its messages name the page,
-the link and the missing target.
+A small parser instead of a crawler: it reads every page once (a LinkChecker run with
+AnchorCheck takes most of a minute here because it also downloads MathJax), and its
+messages name the page, the link and the missing target.
 """
 
 from __future__ import annotations
@@ -13,11 +14,16 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
-
 from siteutil import chapter_names
 
 CHAPTERS = chapter_names()
-RESOURCE_TAGS = {("img", "src"), ("script", "src"), ("link", "href"), ("source", "src"), ("iframe", "src")}
+RESOURCE_TAGS = {
+    ("img", "src"),
+    ("script", "src"),
+    ("link", "href"),
+    ("source", "src"),
+    ("iframe", "src"),
+}
 
 
 class Page(HTMLParser):
@@ -75,7 +81,8 @@ def pages(site_dir) -> dict[Path, Page]:
 
 
 def _target(site_dir: Path, page: Path, href: str) -> tuple[Path | None, str]:
-    """The file and fragment an internal href points at; (None, '') for external or special links."""
+    """The file and fragment an internal href points at; (None, '') for external or
+    special links."""
     parts = urlsplit(href)
     if parts.scheme or parts.netloc or href.startswith(("mailto:", "javascript:")):
         return None, ""
@@ -99,19 +106,27 @@ def test_internal_links_and_anchors_resolve(site_dir, pages):
             elif fragment and target.suffix == ".html":
                 known = ids.get(target.resolve()) or parse(target).ids
                 if fragment not in known:
-                    problems.append(f"{path.name}: {href} -> no id {fragment!r} in {target.name}")
+                    problems.append(
+                        f"{path.name}: {href} -> no id {fragment!r} in {target.name}"
+                    )
     assert not problems, "broken internal links:\n" + "\n".join(problems)
 
 
 def test_no_resource_comes_from_another_host(pages):
-    remote = [f"{p.name}: {r}" for p, page in pages.items() for r in page.resources
-              if urlsplit(r).scheme in ("http", "https") or r.startswith("//")]
+    remote = [
+        f"{p.name}: {r}"
+        for p, page in pages.items()
+        for r in page.resources
+        if urlsplit(r).scheme in ("http", "https") or r.startswith("//")
+    ]
     assert not remote, "pages load resources from the network:\n" + "\n".join(remote)
 
 
 def test_left_navigation_lists_the_chapters_in_order(site_dir, pages):
     nav = [href.split("#")[0] for href in pages[site_dir / "index.html"].nav]
-    chapters_in_nav = [h.removesuffix(".html") for h in nav if h.removesuffix(".html") in CHAPTERS]
+    chapters_in_nav = [
+        h.removesuffix(".html") for h in nav if h.removesuffix(".html") in CHAPTERS
+    ]
     assert chapters_in_nav == CHAPTERS, f"navigation order {nav} != chapters {CHAPTERS}"
 
 
@@ -121,15 +136,30 @@ def test_prev_next_walk_through_the_chapters(site_dir, pages):
         page = pages[site_dir / f"{name}.html"]
         expected_prev = f"{order[i - 1]}.html" if i > 0 else None
         expected_next = f"{order[i + 1]}.html" if i + 1 < len(order) else None
-        assert page.prev == expected_prev, f"{name}: 'previous' goes to {page.prev}, expected {expected_prev}"
-        assert page.next == expected_next, f"{name}: 'next' goes to {page.next}, expected {expected_next}"
+        assert page.prev == expected_prev, (
+            f"{name}: 'previous' goes to {page.prev}, expected {expected_prev}"
+        )
+        assert page.next == expected_next, (
+            f"{name}: 'next' goes to {page.next}, expected {expected_next}"
+        )
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_stored_outputs_are_rendered(site_dir, pages, chapter):
-    """Every code cell that has outputs in the rendered notebook shows them on its page."""
-    source = json.loads((site_dir / "_sources" / f"{chapter}.ipynb").read_text(encoding="utf-8"))
-    with_outputs = sum(1 for c in source["cells"] if c["cell_type"] == "code" and c.get("outputs"))
+    """Every code cell that has outputs in the rendered notebook shows them on its
+    page."""
+    source = json.loads(
+        (site_dir / "_sources" / f"{chapter}.ipynb").read_text(encoding="utf-8")
+    )
+    with_outputs = sum(
+        1 for c in source["cells"] if c["cell_type"] == "code" and c.get("outputs")
+    )
     shown = pages[site_dir / f"{chapter}.html"].cell_outputs
-    assert with_outputs > 0, f"{chapter}: the notebook has no stored outputs; run `make execute NB={chapter[:2]}`"
-    assert shown == with_outputs, f"{chapter}: {shown} output blocks on the page, {with_outputs} cells with outputs"
+    assert with_outputs > 0, (
+        f"{chapter}: the notebook has no stored outputs; "
+        f"run `make execute NB={chapter[:2]}`"
+    )
+    assert shown == with_outputs, (
+        f"{chapter}: {shown} output blocks on the page, "
+        f"{with_outputs} cells with outputs"
+    )

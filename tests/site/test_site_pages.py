@@ -1,8 +1,9 @@
 """Open every page of the static site in Chromium and check what a reader would see.
 
-Per page: no failed request, no request leaving 127.0.0.1, no console error, every <img> loaded,
-every math element typeset by MathJax; one full-page screenshot into _build/screenshots/.
-Plus: math on the autograd chapter, full-text search, the .ipynb download, light/dark mode.
+Per page: no failed request, no request leaving 127.0.0.1, no console error, every <img>
+loaded, every math element typeset by MathJax; one full-page screenshot into
+_build/screenshots/. Plus: math on the autograd chapter, full-text search, the .ipynb
+download, light/dark mode.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import pytest
-
 from siteutil import chapter_names
 
 CHAPTERS = chapter_names()
 PAGES = ["index", *CHAPTERS, "search", "genindex"]
 LOCAL_HOSTS = {"127.0.0.1"}
 
-# Console errors we tolerate, each as (pattern, reason). Empty on purpose: the one message the theme
-# logged ("Got invalid theme mode: .") is fixed in conf.py (html_context default_mode) instead.
+# Console errors we tolerate, each as (pattern, reason). Empty on purpose: the one
+# message the theme logged ("Got invalid theme mode: .") is fixed in conf.py
+# (html_context default_mode) instead.
 CONSOLE_ALLOWLIST: list[tuple[re.Pattern[str], str]] = []
 
 WAIT_FOR_IMAGES_JS = """
@@ -38,7 +39,8 @@ async () => {
 }
 """
 
-# Resolves once MathJax has typeset the page (or at once on a page that loads no MathJax).
+# Resolves once MathJax has typeset the page (or at once on a page that loads no
+# MathJax).
 MATHJAX_DONE_JS = """
 async () => {
   if (!window.MathJax) return "absent";
@@ -74,9 +76,13 @@ def _is_local(url: str) -> bool:
 
 
 def open_page(browser, url: str, *, color_scheme: str = "light"):
-    """A fresh browser context on url, with every request and console message recorded."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=color_scheme,
-                                  service_workers="block")
+    """A fresh browser context on url, with every request and console message
+    recorded."""
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900},
+        color_scheme=color_scheme,
+        service_workers="block",
+    )
     visit = Visit()
 
     def route(r):
@@ -89,10 +95,24 @@ def open_page(browser, url: str, *, color_scheme: str = "light"):
     context.route("**/*", route)
     page = context.new_page()
     page.on("request", lambda req: visit.requests.append(req.url))
-    page.on("requestfailed", lambda req: visit.failed.append(f"{req.url} ({req.failure})"))
-    page.on("response", lambda res: res.status >= 400 and visit.failed.append(f"{res.url} (HTTP {res.status})"))
-    page.on("console", lambda msg: msg.type == "error" and visit.console_errors.append(
-        f"{msg.text} @ {msg.location.get('url', '')}"))
+    page.on(
+        "requestfailed", lambda req: visit.failed.append(f"{req.url} ({req.failure})")
+    )
+    page.on(
+        "response",
+        lambda res: (
+            res.status >= 400 and visit.failed.append(f"{res.url} (HTTP {res.status})")
+        ),
+    )
+    page.on(
+        "console",
+        lambda msg: (
+            msg.type == "error"
+            and visit.console_errors.append(
+                f"{msg.text} @ {msg.location.get('url', '')}"
+            )
+        ),
+    )
     page.on("pageerror", lambda err: visit.console_errors.append(f"uncaught: {err}"))
     page.goto(url, wait_until="load")
     page.wait_for_load_state("networkidle")
@@ -105,7 +125,9 @@ def _unexpected_console_errors(errors: list[str]) -> list[str]:
 
 def test_every_chapter_has_a_page(site_dir):
     missing = [name for name in PAGES if not (site_dir / f"{name}.html").is_file()]
-    assert not missing, f"pages missing from the site (rebuild with `make site`): {missing}"
+    assert not missing, (
+        f"pages missing from the site (rebuild with `make site`): {missing}"
+    )
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -116,7 +138,9 @@ def test_page_loads_cleanly(browser, site_url, site_dir, screenshot_dir, name):
     try:
         images = page.evaluate(WAIT_FOR_IMAGES_JS)
         mathjax = page.evaluate(MATHJAX_DONE_JS)
-        unrendered = page.evaluate(UNRENDERED_MATH_JS)  # math left as TeX, whether or not MathJax loaded
+        unrendered = page.evaluate(
+            UNRENDERED_MATH_JS
+        )  # math left as TeX, whether or not MathJax loaded
         page.wait_for_load_state("networkidle")
         page.screenshot(path=str(screenshot_dir / f"{name}.png"), full_page=True)
     finally:
@@ -137,9 +161,13 @@ def test_autograd_page_renders_math(browser, site_url, site_dir):
     assert pages, "no NN_autograd chapter in the site: the math check needs it"
     context, page, visit = open_page(browser, f"{site_url}{pages[0]}.html")
     try:
-        assert page.evaluate(MATHJAX_DONE_JS) == "done", "MathJax did not load on the autograd page"
+        assert page.evaluate(MATHJAX_DONE_JS) == "done", (
+            "MathJax did not load on the autograd page"
+        )
         count = page.locator("mjx-container").count()
-        src = page.evaluate("() => document.querySelector('script[src*=\"mathjax\"]').src")
+        src = page.evaluate(
+            "() => document.querySelector('script[src*=\"mathjax\"]').src"
+        )
     finally:
         context.close()
     assert count > 0, "the autograd page shows no typeset math (no <mjx-container>)"
@@ -157,7 +185,9 @@ def test_search_finds(browser, site_url, query):
         except Exception:  # noqa: BLE001 - report what the page says instead of a timeout
             summary = page.locator("#search-results").inner_text()
             pytest.fail(f"search for {query!r} shows no results: {summary!r}")
-        hrefs = page.eval_on_selector_all("#search-results ul.search li a", "els => els.map(a => a.href)")
+        hrefs = page.eval_on_selector_all(
+            "#search-results ul.search li a", "els => els.map(a => a.href)"
+        )
     finally:
         context.close()
     chapter_hits = [h for h in hrefs if any(f"/{c}.html" in h for c in CHAPTERS)]
@@ -170,7 +200,9 @@ def test_download_button_serves_the_notebook(browser, site_url, chapter):
     context, page, _ = open_page(browser, f"{site_url}{chapter}.html")
     try:
         link = page.locator(f"a[href$='_sources/{chapter}.ipynb']")
-        assert link.count() >= 1, f"{chapter}: no download link to _sources/{chapter}.ipynb"
+        assert link.count() >= 1, (
+            f"{chapter}: no download link to _sources/{chapter}.ipynb"
+        )
         href = link.first.evaluate("a => a.href")
         response = page.request.get(href)
         assert response.ok, f"{href}: HTTP {response.status}"
@@ -179,22 +211,33 @@ def test_download_button_serves_the_notebook(browser, site_url, chapter):
         context.close()
     assert nb["nbformat"] == 4, f"{href} is not an nbformat-4 notebook"
     first = "".join(nb["cells"][0]["source"]) if nb["cells"] else ""
-    assert first.startswith("# "), f"{href} does not start with the chapter's title cell"
+    assert first.startswith("# "), (
+        f"{href} does not start with the chapter's title cell"
+    )
 
 
 def test_light_and_dark_mode(browser, site_url, screenshot_dir):
-    context, page, visit = open_page(browser, f"{site_url}index.html", color_scheme="light")
+    context, page, visit = open_page(
+        browser, f"{site_url}index.html", color_scheme="light"
+    )
     try:
         assert page.evaluate("() => document.documentElement.dataset.theme") == "light"
-        light_bg = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
-        page.locator(".theme-switch-button:visible").first.click()  # opens the colour-mode menu
+        light_bg = page.evaluate(
+            "() => getComputedStyle(document.body).backgroundColor"
+        )
+        page.locator(
+            ".theme-switch-button:visible"
+        ).first.click()  # opens the colour-mode menu
         page.locator(".theme-change-button[data-mode='dark']:visible").first.click()
-        assert page.evaluate("() => document.documentElement.dataset.theme") == "dark", (
-            "the theme switch never reached dark mode")
+        assert (
+            page.evaluate("() => document.documentElement.dataset.theme") == "dark"
+        ), "the theme switch never reached dark mode"
         dark_bg = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
         page.mouse.click(5, 600)  # close the menu
         page.screenshot(path=str(screenshot_dir / "index-dark.png"), full_page=False)
-        page.goto(page.url.replace("index.html", f"{CHAPTERS[0]}.html"))  # the choice is remembered
+        page.goto(
+            page.url.replace("index.html", f"{CHAPTERS[0]}.html")
+        )  # the choice is remembered
         remembered = page.evaluate("() => document.documentElement.dataset.theme")
     finally:
         context.close()

@@ -9,14 +9,25 @@ from pathlib import Path
 import pytest
 
 from torchprimer import data as tpdata
-from torchprimer.data import DataUnavailableError, IdxFile, ensure_fashion_mnist, raw_dir
+from torchprimer.data import (
+    DataUnavailableError,
+    IdxFile,
+    ensure_fashion_mnist,
+    raw_dir,
+)
 
-CONTENT = {"a-images": b"\x00\x00\x08\x03" + bytes(range(256)) * 4, "a-labels": b"\x00\x00\x08\x01" + bytes(10)}
-FILES = tuple(IdxFile(n, len(c), hashlib.sha256(c).hexdigest()) for n, c in CONTENT.items())
+CONTENT = {
+    "a-images": b"\x00\x00\x08\x03" + bytes(range(256)) * 4,
+    "a-labels": b"\x00\x00\x08\x01" + bytes(10),
+}
+FILES = tuple(
+    IdxFile(n, len(c), hashlib.sha256(c).hexdigest()) for n, c in CONTENT.items()
+)
 
 
 class NetworkSpy:
-    """Stands in for torchvision's download; records every call so tests can assert there was none."""
+    """Stands in for torchvision's download; records every call so tests can assert
+    there was none."""
 
     def __init__(self) -> None:
         self.calls: list[Path] = []
@@ -38,7 +49,9 @@ def fetch(root: Path, sources, **kw) -> Path:
     spy = kw.setdefault("downloader", NetworkSpy())
     out = ensure_fashion_mnist(root, source_dirs=sources, files=FILES, **kw)
     if isinstance(spy, NetworkSpy):
-        assert spy.calls == [], "a verified or locally available copy must not touch the network"
+        assert spy.calls == [], (
+            "a verified or locally available copy must not touch the network"
+        )
     return out
 
 
@@ -82,7 +95,9 @@ def test_corrupted_file_same_size_is_detected_by_digest(tmp_path):
 
 
 def test_wrong_digest_source_is_skipped_for_the_next_good_one(tmp_path):
-    bad_src = make_source(tmp_path / "bad", {k: v[:-1] + b"X" for k, v in CONTENT.items()})
+    bad_src = make_source(
+        tmp_path / "bad", {k: v[:-1] + b"X" for k, v in CONTENT.items()}
+    )
     good_src = make_source(tmp_path / "good")
     out = fetch(tmp_path / "data", [bad_src, good_src])
     assert (out / "a-images").read_bytes() == CONTENT["a-images"]
@@ -91,9 +106,13 @@ def test_wrong_digest_source_is_skipped_for_the_next_good_one(tmp_path):
 def test_gzip_damaged_in_the_middle_falls_through_to_the_next_source(tmp_path):
     bad = tmp_path / "bad"
     bad.mkdir()
-    text = " ".join(str(i * i) for i in range(3000)).encode()  # compresses into Huffman-coded blocks
+    text = " ".join(
+        str(i * i) for i in range(3000)
+    ).encode()  # compresses into Huffman-coded blocks
     for name in CONTENT:
-        packed = bytearray(gzip.compress(text))  # flipping header bytes of the deflate stream -> zlib.error
+        packed = bytearray(
+            gzip.compress(text)
+        )  # flipping header bytes of the deflate stream -> zlib.error
         for i in range(20, 60):
             packed[i] ^= 0xFF
         (bad / f"{name}.gz").write_bytes(bytes(packed))
@@ -102,7 +121,9 @@ def test_gzip_damaged_in_the_middle_falls_through_to_the_next_source(tmp_path):
     assert (out / "a-images").read_bytes() == CONTENT["a-images"]
 
 
-def test_corrupted_file_without_local_source_is_removed_so_the_download_replaces_it(tmp_path):
+def test_corrupted_file_without_local_source_is_removed_so_the_download_replaces_it(
+    tmp_path,
+):
     src = make_source(tmp_path / "src")
     out = fetch(tmp_path / "data", [src])
     (out / "a-labels").write_bytes(b"junk")
@@ -127,7 +148,9 @@ def test_corrupt_gzip_is_reported_with_its_name(tmp_path):
         fetch(tmp_path / "data", [src], download=False)
     msg = str(err.value)
     assert str(src / "a-images.gz") in msg and "could not be decompressed" in msg
-    assert not raw_dir(tmp_path / "data").exists() or not any(raw_dir(tmp_path / "data").iterdir())
+    assert not raw_dir(tmp_path / "data").exists() or not any(
+        raw_dir(tmp_path / "data").iterdir()
+    )
 
 
 def test_falls_back_to_download(tmp_path):
@@ -193,4 +216,3 @@ def test_cli_reports_failure(tmp_path, monkeypatch, capsys):
     rc = tpdata.main(["--root", str(tmp_path / "data"), "--no-download"])
     assert rc == 1
     assert "Get it in one of three ways" in capsys.readouterr().err
-

@@ -26,7 +26,16 @@ def test_requirements_pin_every_package_exactly():
     pins = parse_requirements((ROOT / "requirements.txt").read_text().splitlines())
     assert pins["torch"] == "2.14.1"
     assert pins["torchvision"] == "0.29.1"
-    for name in ["matplotlib", "pandas", "jupyterlab", "ipykernel", "nbval", "papermill", "pytest", "tqdm"]:
+    for name in [
+        "matplotlib",
+        "pandas",
+        "jupyterlab",
+        "ipykernel",
+        "nbval",
+        "papermill",
+        "pytest",
+        "tqdm",
+    ]:
         assert name in pins, f"requirements.txt lacks {name}"
 
 
@@ -37,12 +46,18 @@ def test_environment_yml_matches_requirements():
     assert "pip" in deps
     pip_lists = [d["pip"] for d in deps if isinstance(d, dict) and "pip" in d]
     assert len(pip_lists) == 1, "environment.yml needs exactly one pip: section"
-    conda_pkgs = [d for d in deps if isinstance(d, str) and d not in ("pip", "python=3.11")]
-    assert not conda_pkgs, f"keep packages in the pip: section so the pins match: {conda_pkgs}"
+    conda_pkgs = [
+        d for d in deps if isinstance(d, str) and d not in ("pip", "python=3.11")
+    ]
+    assert not conda_pkgs, (
+        f"keep packages in the pip: section so the pins match: {conda_pkgs}"
+    )
     from_env = parse_requirements(pip_lists[0])
     from_req = parse_requirements((ROOT / "requirements.txt").read_text().splitlines())
     only_env = {k: v for k, v in from_env.items() if from_req.get(k) != v}
     only_req = {k: v for k, v in from_req.items() if from_env.get(k) != v}
     assert not only_env and not only_req, (
-        f"environment.yml and requirements.txt disagree: environment.yml has {only_env}, "
-        f"requirements.txt has {only_req}")
+        "environment.yml and requirements.txt disagree: "
+        f"environment.yml has {only_env}, "
+        f"requirements.txt has {only_req}"
+    )

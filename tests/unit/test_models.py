@@ -13,11 +13,17 @@ from torch import nn
 from torchprimer import models
 from torchprimer.models import MLP
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "03_building_models.ipynb"
+NOTEBOOK = (
+    Path(__file__).resolve().parents[2] / "notebooks" / "03_building_models.ipynb"
+)
 
 
 def linear_sizes(model: nn.Module) -> list[tuple[int, int]]:
-    return [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, nn.Linear)]
+    return [
+        (m.in_features, m.out_features)
+        for m in model.modules()
+        if isinstance(m, nn.Linear)
+    ]
 
 
 def expected_count(sizes: list[int]) -> int:
@@ -27,11 +33,15 @@ def expected_count(sizes: list[int]) -> int:
 def test_default_is_784_128_64_32_10():
     model = MLP()
     assert linear_sizes(model) == [(784, 128), (128, 64), (64, 32), (32, 10)]
-    assert sum(p.numel() for p in model.parameters()) == expected_count([784, 128, 64, 32, 10])
+    assert sum(p.numel() for p in model.parameters()) == expected_count(
+        [784, 128, 64, 32, 10]
+    )
 
 
-@pytest.mark.parametrize(("hidden", "in_features", "num_classes"),
-                         [((16,), 20, 3), ((8, 8, 8), 784, 10), ((), 12, 4)])
+@pytest.mark.parametrize(
+    ("hidden", "in_features", "num_classes"),
+    [((16,), 20, 3), ((8, 8, 8), 784, 10), ((), 12, 4)],
+)
 def test_custom_sizes(hidden, in_features, num_classes):
     model = MLP(hidden, in_features=in_features, num_classes=num_classes)
     sizes = [in_features, *hidden, num_classes]
@@ -42,7 +52,13 @@ def test_custom_sizes(hidden, in_features, num_classes):
 def test_relu_between_linear_layers_and_logits_out():
     layers = list(MLP((8, 4), in_features=6, num_classes=3).layers)
     kinds = [type(m).__name__ for m in layers]
-    assert kinds == ["Linear", "ReLU", "Linear", "ReLU", "Linear"]  # no activation after the last layer
+    assert kinds == [
+        "Linear",
+        "ReLU",
+        "Linear",
+        "ReLU",
+        "Linear",
+    ]  # no activation after the last layer
 
 
 def test_forward_shapes_for_images_and_rows():
@@ -79,10 +95,14 @@ def test_same_seed_same_weights():
 def test_notebook_03_teaches_the_same_code():
     """'Teach first, then reuse': notebook 03 shows this class's code, unchanged."""
     module_tree = ast.parse(Path(models.__file__).read_text(encoding="utf-8"))
-    module_class = next(n for n in module_tree.body if isinstance(n, ast.ClassDef) and n.name == "MLP")
+    module_class = next(
+        n for n in module_tree.body if isinstance(n, ast.ClassDef) and n.name == "MLP"
+    )
     cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
     taught = [
-        node for cell in cells if cell["cell_type"] == "code"
+        node
+        for cell in cells
+        if cell["cell_type"] == "code"
         for node in ast.parse("".join(cell["source"])).body
         if isinstance(node, ast.ClassDef) and node.name == "MLP"
     ]

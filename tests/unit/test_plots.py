@@ -17,7 +17,11 @@ import torch  # noqa: E402
 from torchprimer import plots  # noqa: E402
 from torchprimer.plots import show_images  # noqa: E402
 
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "02_datasets_and_transforms.ipynb"
+NOTEBOOK = (
+    Path(__file__).resolve().parents[2]
+    / "notebooks"
+    / "02_datasets_and_transforms.ipynb"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +50,9 @@ def test_channels_move_last_and_a_single_channel_is_squeezed():
 
 
 def test_a_batch_tensor_and_out_of_range_floats():
-    batch = torch.full((4, 3, 2, 2), 2.0)  # e.g. after Normalize: clamped to [0, 1] for display
+    batch = torch.full(
+        (4, 3, 2, 2), 2.0
+    )  # e.g. after Normalize: clamped to [0, 1] for display
     fig = show_images(batch, ncols=2)
     assert len(fig.axes) == 4
     assert float(fig.axes[0].images[0].get_array().max()) == 1.0
@@ -55,9 +61,17 @@ def test_a_batch_tensor_and_out_of_range_floats():
 def test_notebook_teaches_exactly_the_module_code():
     module_src = Path(plots.__file__).read_text(encoding="utf-8")
     tree = ast.parse(module_src)
-    code = next(ast.get_source_segment(module_src, n) for n in tree.body
-                if isinstance(n, ast.FunctionDef) and n.name == "show_images")
+    code = next(
+        ast.get_source_segment(module_src, n)
+        for n in tree.body
+        if isinstance(n, ast.FunctionDef) and n.name == "show_images"
+    )
     cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    sources = ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-               for c in cells if c["cell_type"] == "code"]
-    assert any(code in s for s in sources), "notebook 02 and torchprimer/plots.py disagree on show_images"
+    sources = [
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        for c in cells
+        if c["cell_type"] == "code"
+    ]
+    assert any(code in s for s in sources), (
+        "notebook 02 and torchprimer/plots.py disagree on show_images"
+    )

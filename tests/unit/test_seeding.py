@@ -1,4 +1,5 @@
-"""torchprimer.seeding: the same seed gives the same numbers, independent streams stay independent."""
+"""torchprimer.seeding: the same seed gives the same numbers, independent streams stay
+independent."""
 
 from __future__ import annotations
 
@@ -54,8 +55,13 @@ class NumpyDraws(torch.utils.data.Dataset):
 
 def test_workers_draw_different_numpy_numbers_and_repeat_between_runs():
     def run() -> list[float]:
-        dl = DataLoader(NumpyDraws(), batch_size=1, num_workers=2, worker_init_fn=seed_worker,
-                        generator=make_generator(3))
+        dl = DataLoader(
+            NumpyDraws(),
+            batch_size=1,
+            num_workers=2,
+            worker_init_fn=seed_worker,
+            generator=make_generator(3),
+        )
         return [b.item() for b in dl]
 
     first = run()
