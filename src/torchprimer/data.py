@@ -30,7 +30,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+from torch.utils.data import TensorDataset
+from torchvision import datasets
+
 __all__ = [
+    "fashion_mnist_tensors",
     "FASHION_MNIST_FILES",
     "DEBIAN_DIR",
     "DataUnavailableError",
@@ -172,10 +177,8 @@ def _local_source_dirs() -> list[Path]:
 
 def _torchvision_download(root: Path) -> None:
     """Let torchvision download into ``root`` (networked machines)."""
-    from torchvision.datasets import FashionMNIST
-
-    FashionMNIST(root=str(root), train=True, download=True)
-    FashionMNIST(root=str(root), train=False, download=True)
+    datasets.FashionMNIST(root=str(root), train=True, download=True)
+    datasets.FashionMNIST(root=str(root), train=False, download=True)
 
 
 def ensure_fashion_mnist(
@@ -269,6 +272,40 @@ def ensure_fashion_mnist(
         )
         raise DataUnavailableError(f"{HOW_TO_GET_DATA}\nWhat was tried:\n{detail}")
     return target_dir
+
+
+def fashion_mnist_tensors(
+    root: str | os.PathLike[str], seed: int, val_size: int = 10_000
+) -> dict[str, TensorDataset]:
+    """FashionMNIST in memory as tensors: ``"train"``, ``"val"`` and ``"test"`` splits.
+
+    The 60,000 training images are shuffled with a generator seeded by ``seed`` and
+    split into ``val_size`` validation images and the rest for training. Images become
+    float32 of shape (N, 1, 28, 28), standardised with the training split's mean and
+    standard deviation (no statistic leaks from validation or test); labels stay int64.
+
+    Taught in notebook 05 (training).
+    """
+    ensure_fashion_mnist(root)  # verified files, or an error that says how to get them
+    train = datasets.FashionMNIST(root, train=True, download=True)
+    test = datasets.FashionMNIST(root, train=False, download=True)
+    order = torch.randperm(
+        len(train.targets), generator=torch.Generator().manual_seed(seed)
+    )
+    train_idx, val_idx = order[val_size:], order[:val_size]
+    images = train.data[train_idx].to(torch.float64) / 255
+    mean, std = images.mean().item(), images.std().item()
+
+    def standardise(data: torch.Tensor) -> torch.Tensor:
+        return ((data.float() / 255 - mean) / std).unsqueeze(1)
+
+    return {
+        "train": TensorDataset(
+            standardise(train.data[train_idx]), train.targets[train_idx]
+        ),
+        "val": TensorDataset(standardise(train.data[val_idx]), train.targets[val_idx]),
+        "test": TensorDataset(standardise(test.data), test.targets),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
