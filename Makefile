@@ -18,18 +18,28 @@ export OMP_NUM_THREADS := 2
 export PYTHONHASHSEED := 0
 
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
-SELECTED  := $(if $(NB),$(sort $(wildcard notebooks/$(NB)*.ipynb)),$(NOTEBOOKS))
+# NB=05 picks one chapter; it must be exactly two digits (NB=0 would match 01..09).
+SELECTED  := $(if $(NB),$(sort $(wildcard notebooks/$(NB)_*.ipynb)),$(NOTEBOOKS))
+PARAMS    ?=
 # Static site: warnings are errors, every page rewritten (-E), so no page survives from another build.
 SPHINX    := $(PY) -m sphinx -b html -W --keep-going -E -q
 
-.PHONY: help setup data book execute lab test clean figures site benchmark
+.PHONY: help setup data book execute lab test test-matrix clean figures site benchmark
+.PHONY: check-nb
+
+# Stops with a clear message when NB names no chapter (NB=5, NB=0, NB=99).
+check-nb:
+	@if [ -n "$(NB)" ] && ! [[ "$(NB)" =~ ^[0-9][0-9]$$ ]]; then \
+	  echo "NB=$(NB): give a chapter number with two digits, e.g. NB=05"; exit 1; fi
+	@test -n "$(SELECTED)" || { echo "NB=$(NB): no notebook notebooks/$(NB)_*.ipynb"; exit 1; }
 
 help: ## list the targets
 	@echo "torchprimer: an executable PyTorch primer"
 	@echo
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z]+):.*## (.*)/  make \1\t\2/' | expand -t 18
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## (.*)/  make \1\t\2/' | expand -t 18
 	@echo
-	@echo "Variables: DEVICE=auto|cpu|cuda|mps (book), NB=01 (execute)"
+	@echo "Variables: DEVICE=auto|cpu|cuda|mps (book), NB=05 (book, execute),"
+	@echo "           PARAMS=\"NUM_EPOCHS=3 TRAIN_SUBSET=2000\" (book; names must be the chapter's)"
 
 setup: $(STAMP) ## create .venv with pinned packages and register its Jupyter kernel
 
@@ -47,24 +57,16 @@ $(STAMP): requirements.txt pyproject.toml
 data: $(STAMP) ## fetch and verify FashionMNIST into data/ (offline when possible)
 	$(PY) -m torchprimer.data --root data
 
-book: $(STAMP) data ## execute every notebook with papermill into _build/executed/ (DEVICE=...)
-	@mkdir -p _build/executed
-	@set -e; n=0; total=$(words $(NOTEBOOKS)); \
-	for nb in $(NOTEBOOKS); do \
-	  n=$$((n+1)); name=$$(basename $$nb); start=$$(date +%s); \
-	  echo "[$$n/$$total] $$name (DEVICE=$(DEVICE))"; \
-	  if ! $(PY) -m papermill --no-progress-bar --log-level WARNING -k python3 --cwd notebooks \
-	        -p DEVICE $(DEVICE) $$nb _build/executed/$$name; then \
-	    echo "FAILED: $$name; the cell that failed is named above and marked in _build/executed/$$name"; exit 1; \
-	  fi; \
-	  echo "      done in $$(( $$(date +%s) - start )) s"; \
-	done
-	@echo "book: executed notebooks are in _build/executed/"
-	@rm -rf _build/book _build/html && mkdir -p _build/book/notebooks _build/book/images
-	@cp notebooks/conf.py notebooks/index.md $(patsubst notebooks/%,_build/executed/%,$(NOTEBOOKS)) _build/book/notebooks/
-	@cp images/*.png images/*.gif _build/book/images/
-	$(SPHINX) -d _build/doctrees/book _build/book/notebooks _build/html
-	@echo "book: the site rendered from the executed notebooks is in _build/html/ (open _build/html/index.html)"
+book: check-nb $(STAMP) data ## execute notebooks with papermill into _build/executed/, render the site (DEVICE=, NB=, PARAMS=)
+	@rm -rf _build/executed && mkdir -p _build/executed
+	$(PY) -m torchprimer.book --out _build/executed --param "DEVICE=$(DEVICE)" \
+	  $(foreach p,$(PARAMS),--param "$(p)") $(SELECTED)
+	@if [ -n "$(NB)" ]; then echo "book: executed $(SELECTED) into _build/executed/ (site not rendered for one chapter)"; exit 0; fi; \
+	rm -rf _build/book _build/html && mkdir -p _build/book/notebooks _build/book/images && \
+	cp notebooks/conf.py notebooks/index.md _build/executed/*.ipynb _build/book/notebooks/ && \
+	cp images/*.png images/*.gif _build/book/images/ && \
+	$(SPHINX) -d _build/doctrees/book _build/book/notebooks _build/html && \
+	echo "book: the site rendered from the executed notebooks is in _build/html/ (open _build/html/index.html)"
 
 site: $(STAMP) ## render the static site into _build/html/ from the outputs stored in notebooks/ (no execution)
 	@rm -rf _build/html
@@ -74,8 +76,7 @@ site: $(STAMP) ## render the static site into _build/html/ from the outputs stor
 figures: $(STAMP) ## redraw the concept figures in images/ (deterministic; commit the result)
 	$(PY) images/draw_figures.py
 
-execute: $(STAMP) data ## re-execute notebooks in place on CPU to refresh stored outputs (NB=01)
-	@test -n "$(SELECTED)" || { echo "no notebook matches NB=$(NB)"; exit 1; }
+execute: check-nb $(STAMP) data ## re-execute notebooks in place on CPU to refresh stored outputs (NB=01)
 	@set -e; for nb in $(SELECTED); do \
 	  echo "executing $$nb"; \
 	  $(PY) -m jupyter nbconvert --to notebook --execute --inplace \
@@ -89,6 +90,14 @@ lab: $(STAMP) data ## start JupyterLab in notebooks/
 
 test: $(STAMP) data site ## run the whole harness: lint, unit tests, nbval, papermill smoke, browser tests
 	$(PY) -m pytest
+	@echo "test: nbval again on an emulated foreign CPU (generic kernels, 1 thread)"
+	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 $(PY) -m pytest notebooks
+
+test-matrix: $(STAMP) data ## nbval under ATEN_CPU_CAPABILITY {default, avx2} x OMP_NUM_THREADS {1, 2, 4}
+	@set -e; for cap in default avx2; do for threads in 1 2 4; do \
+	  echo "test-matrix: ATEN_CPU_CAPABILITY=$$cap OMP_NUM_THREADS=$$threads"; \
+	  ATEN_CPU_CAPABILITY=$$cap OMP_NUM_THREADS=$$threads $(PY) -m pytest -q notebooks; \
+	done; done
 
 benchmark: $(STAMP) data ## time the classic training loop against notebook 05's (about 3 min)
 	$(PY) benchmarks/train_mlp.py

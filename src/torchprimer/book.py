@@ -1,0 +1,152 @@
+"""Execute chapters with papermill for ``make book``.
+
+Infrastructure, not taught. ``make book`` runs::
+
+    python -m torchprimer.book --out _build/executed [--param NAME=VALUE ...] NB ...
+
+Each ``--param`` must be a parameter of every selected notebook: a misspelt name stops
+the run before any kernel starts and lists the notebook's parameters. A failure names
+the notebook and the cell, and the executed copy marks it. papermill's injected
+``# Parameters`` cell is tagged ``remove-cell`` so the site does not show it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BookError", "check_names", "declared_parameters", "execute", "parse_param"]
+
+HIDDEN_TAG = "remove-cell"
+
+
+class BookError(RuntimeError):
+    """A chapter could not be executed; the message says which and why."""
+
+
+def _source(cell: dict[str, Any]) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def declared_parameters(path: str | Path) -> dict[str, str]:
+    """Names assigned in the notebook's cell tagged ``parameters``, with their code."""
+    path = Path(path)
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
+    if len(tagged) != 1:
+        raise BookError(f"{path}: {len(tagged)} cells tagged 'parameters', expected 1")
+    source = _source(tagged[0])
+    found: dict[str, str] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Name):
+                    found[target.id] = ast.get_source_segment(source, node.value) or ""
+    return found
+
+
+def parse_param(text: str) -> tuple[str, Any]:
+    """``"NUM_EPOCHS=3"`` -> ``("NUM_EPOCHS", 3)``; a value that is not a Python literal
+    stays a string (``DEVICE=cuda`` -> ``"cuda"``)."""
+    name, sep, raw = text.partition("=")
+    if not sep or not name.isidentifier():
+        raise BookError(f"--param {text!r}: write NAME=VALUE, e.g. NUM_EPOCHS=3")
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return name, value
+
+
+def _hide_injected_cell(out: Path) -> None:
+    nb = json.loads(out.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        tags = cell.setdefault("metadata", {}).setdefault("tags", [])
+        if "injected-parameters" in tags and HIDDEN_TAG not in tags:
+            tags.append(HIDDEN_TAG)
+    out.write_text(
+        json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+
+
+def check_names(path: Path, parameters: dict[str, Any]) -> None:
+    """Raise :class:`BookError` listing the notebook's parameters for unknown names."""
+    declared = declared_parameters(path)
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        listing = "\n".join(f"  {name} = {code}" for name, code in declared.items())
+        raise BookError(
+            f"{path.name} has no parameter {', '.join(unknown)}. "
+            f"Its parameters (with defaults) are:\n{listing}"
+        )
+
+
+def execute(
+    path: str | Path, out_dir: str | Path, parameters: dict[str, Any], cwd: str | Path
+) -> Path:
+    """Run one notebook with papermill into ``out_dir``; raise :class:`BookError`."""
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    path, out = Path(path), Path(out_dir) / Path(path).name
+    check_names(path, parameters)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.unlink(missing_ok=True)  # never leave an older run to be mistaken for this one
+    try:
+        pm.execute_notebook(
+            str(path),
+            str(out),
+            parameters=parameters,
+            kernel_name="python3",
+            cwd=str(cwd),
+            progress_bar=False,
+            log_output=False,
+        )
+    except PapermillExecutionError as err:
+        raise BookError(
+            f"{path.name}: cell [{err.exec_count}] raised {err.ename}: {err.evalue}\n"
+            f"  The executed copy, with the failing cell marked, is {out}"
+        ) from None
+    except Exception as err:  # the kernel did not start, or died
+        raise BookError(
+            f"{path.name}: could not be executed ({type(err).__name__}: {err})"
+        ) from None
+    _hide_injected_cell(out)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m torchprimer.book")
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--cwd", type=Path, default=Path("notebooks"))
+    parser.add_argument(
+        "--param", action="append", default=[], help="NAME=VALUE, repeatable"
+    )
+    args = parser.parse_args(argv)
+    try:
+        parameters = dict(parse_param(p) for p in args.param)
+        for path in args.notebooks:  # every name is checked before anything runs
+            check_names(path, parameters)
+        for n, path in enumerate(args.notebooks, 1):
+            shown = " ".join(f"{k}={v!r}" for k, v in parameters.items())
+            print(
+                f"[{n}/{len(args.notebooks)}] {path.name} {shown}".rstrip(), flush=True
+            )
+            start = time.perf_counter()
+            execute(path, args.out, parameters, args.cwd)
+            print(f"      done in {time.perf_counter() - start:.0f} s", flush=True)
+    except BookError as err:
+        print(f"FAILED: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""torchprimer.book: `make book` checks parameter names and explains failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from torchprimer.book import BookError, declared_parameters, execute, main, parse_param
+
+
+def write_notebook(path: Path, cells: list[tuple[str, list[str]]]) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    for source, tags in cells:
+        cell = nbformat.v4.new_code_cell(source)
+        cell.metadata["tags"] = tags
+        nb.cells.append(cell)
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.fixture
+def chapter(tmp_path):
+    return write_notebook(
+        tmp_path / "05_demo.ipynb",
+        [
+            ('DEVICE = "cpu"\nNUM_EPOCHS = 15  # passes\nLR = 4e-3', ["parameters"]),
+            ("assert isinstance(NUM_EPOCHS, int)\nprint(NUM_EPOCHS * 2)", []),
+        ],
+    )
+
+
+def test_declared_parameters_with_their_defaults(chapter):
+    assert declared_parameters(chapter) == {
+        "DEVICE": '"cpu"',
+        "NUM_EPOCHS": "15",
+        "LR": "4e-3",
+    }
+
+
+def test_parse_param_reads_literals_and_keeps_other_text():
+    assert parse_param("NUM_EPOCHS=3") == ("NUM_EPOCHS", 3)
+    assert parse_param("TRAIN_SUBSET=None") == ("TRAIN_SUBSET", None)
+    assert parse_param("DEVICE=cuda") == ("DEVICE", "cuda")
+    assert parse_param("DEVICE=cpu extra") == ("DEVICE", "cpu extra")
+    with pytest.raises(BookError, match="NAME=VALUE"):
+        parse_param("NUM_EPOCHS 3")
+
+
+def test_a_misspelt_parameter_stops_before_running_and_lists_the_real_ones(
+    chapter, tmp_path, capsys
+):
+    assert main([str(chapter), "--out", str(tmp_path / "out"), "--param", "EPOCHS=1"])
+    err = capsys.readouterr().err
+    assert "05_demo.ipynb has no parameter EPOCHS" in err
+    assert "NUM_EPOCHS = 15" in err and "LR = 4e-3" in err
+    assert not (tmp_path / "out" / chapter.name).exists(), "nothing may have run"
+
+
+def test_a_failing_cell_is_named_and_no_stale_copy_survives(chapter, tmp_path):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / chapter.name).write_text("{}")  # an older run's copy
+    with pytest.raises(BookError) as info:
+        execute(chapter, out_dir, {"NUM_EPOCHS": "1"}, cwd=tmp_path)
+    assert "05_demo.ipynb: cell [3] raised AssertionError" in str(info.value)
+    # the copy on disk is this run's, with the error in it
+    cells = json.loads((out_dir / chapter.name).read_text())["cells"]
+    assert any(
+        o.get("output_type") == "error" for c in cells for o in c.get("outputs", [])
+    )
+
+
+def test_a_run_hides_the_injected_parameters_cell(chapter, tmp_path):
+    out = execute(chapter, tmp_path / "out", {"NUM_EPOCHS": 2}, cwd=tmp_path)
+    cells = json.loads(out.read_text())["cells"]
+    injected = [c for c in cells if "injected-parameters" in c["metadata"]["tags"]]
+    assert len(injected) == 1 and "remove-cell" in injected[0]["metadata"]["tags"]
+    assert "".join(cells[-1]["outputs"][0]["text"]) == "4\n"
