@@ -24,7 +24,6 @@ import gzip
 import hashlib
 import os
 import sys
-import tempfile
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -33,6 +32,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import TensorDataset
 from torchvision import datasets
+
+from torchprimer._files import remove_stale_temporaries, temporary_path
 
 __all__ = [
     "fashion_mnist_tensors",
@@ -144,13 +145,9 @@ def verify_file(path: Path, expected: IdxFile) -> str | None:
 
 def _install_from_gz(gz_path: Path, target: Path, expected: IdxFile) -> str | None:
     """Decompress ``gz_path`` into ``target`` atomically. Return a reason on failure."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-    )
-    tmp = Path(tmp_name)
+    tmp = temporary_path(target)
     try:
-        with os.fdopen(fd, "wb") as out, gzip.open(gz_path, "rb") as src:
+        with open(tmp, "xb") as out, gzip.open(gz_path, "rb") as src:
             size, digest = _sha256_stream(_written(_read_chunks(src), out))
             out.flush()
             os.fsync(out.fileno())
@@ -162,9 +159,24 @@ def _install_from_gz(gz_path: Path, target: Path, expected: IdxFile) -> str | No
         os.replace(tmp, target)
         return None
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
-        return f"{gz_path} could not be decompressed: {exc}"
+        return f"{gz_path} could not be decompressed into {target}: {exc}"
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _writable_folder(folder: Path) -> None:
+    """Create ``folder`` if needed; raise DataUnavailableError if files can't go in."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = temporary_path(folder / "write-test")
+        probe.touch(exist_ok=False)
+        probe.unlink()
+    except OSError as exc:
+        raise DataUnavailableError(
+            f"FashionMNIST cannot be stored in {folder}: {exc.strerror or exc}. "
+            "Choose a data root you can write to (make data: --root PATH; "
+            "notebooks: the DATA_ROOT parameter) or fix its permissions."
+        ) from None
 
 
 def _local_source_dirs() -> list[Path]:
@@ -226,6 +238,8 @@ def ensure_fashion_mnist(
             continue
         if target.exists():
             say(f"bad       {reason}; replacing it")
+        _writable_folder(target_dir)
+        remove_stale_temporaries(target_dir, idx.name)  # left by a killed fetch
         reasons = problems.setdefault(idx.name, [reason])
         for folder in dirs:
             gz = folder / idx.gz_name

@@ -216,3 +216,63 @@ def test_cli_reports_failure(tmp_path, monkeypatch, capsys):
     rc = tpdata.main(["--root", str(tmp_path / "data"), "--no-download"])
     assert rc == 1
     assert "Get it in one of three ways" in capsys.readouterr().err
+
+
+# --- defects found by bad-input testing -------------------------------------------
+
+
+def test_fetched_files_respect_the_umask(tmp_path):
+    """mkstemp made every fetched file 0600: unreadable for others sharing data/."""
+    import os
+
+    old = os.umask(0o022)
+    try:
+        out = fetch(tmp_path / "data", [make_source(tmp_path / "src")])
+    finally:
+        os.umask(old)
+    for name in CONTENT:
+        assert (out / name).stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("kind", ["file", "read-only"])
+def test_a_root_that_cannot_hold_files_is_a_clear_error(tmp_path, monkeypatch, kind):
+    """Was a raw NotADirectoryError / PermissionError traceback."""
+    root = tmp_path / "data"
+    if kind == "file":
+        root.write_text("not a folder")
+    else:  # chmod cannot stop root (CI), so the file system's refusal is simulated
+
+        def refuse(self, *args, **kwargs):
+            raise PermissionError(13, "Permission denied", str(self))
+
+        monkeypatch.setattr(Path, "touch", refuse)
+    with pytest.raises(DataUnavailableError, match="cannot be stored in .*--root"):
+        fetch(root, [make_source(tmp_path / "src")])
+
+
+def test_temporaries_of_a_killed_fetch_are_removed_on_the_next_run(tmp_path):
+    """kill -9 during a fetch left hidden .*.tmp files forever (113 MB after 3)."""
+    import subprocess
+
+    out = raw_dir(tmp_path / "data")
+    out.mkdir(parents=True)
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a process id that no longer runs
+    leftovers = [
+        out / f".a-images.{dead.pid}.0badc0de.tmp",  # written by the killed process
+        out / ".a-labels.k3j4h5.tmp",  # the old mkstemp naming
+    ]
+    for path in leftovers:
+        path.write_bytes(b"partial")
+    fetch(tmp_path / "data", [make_source(tmp_path / "src")])
+    assert not [p for p in leftovers if p.exists()]
+    assert sorted(p.name for p in out.iterdir()) == sorted(CONTENT)
+
+
+def test_a_temporary_of_a_running_writer_is_kept(tmp_path):
+    from torchprimer._files import remove_stale_temporaries, temporary_path
+
+    mine = temporary_path(tmp_path / "x.pt")
+    mine.write_bytes(b"in progress")
+    assert remove_stale_temporaries(tmp_path, "x.pt") == []
+    assert mine.exists()
