@@ -11,3 +11,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "2")
 os.environ["IPYKERNEL_CELL_NAME"] = "<IPY-INPUT>"
 os.environ["PYTHONHASHSEED"] = "0"
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Name the devices the papermill smoke runs covered (cpu, plus cuda/mps if any)."""
+    devices = set()
+    for report in terminalreporter.stats.get("passed", []):
+        if "test_papermill_smoke" in report.nodeid and "[" in report.nodeid:
+            devices.add(report.nodeid.rsplit("-", 1)[-1].rstrip("]"))
+    if devices:
+        terminalreporter.write_line(
+            f"papermill smoke runs passed on: {', '.join(sorted(devices))}"
+        )

@@ -1,8 +1,9 @@
 """Run every notebook with papermill and small parameters; it must finish without error.
 
-Each notebook gets DEVICE=cpu plus its entry in SMOKE_PARAMETERS (every notebook needs
-one, so that a new notebook cannot silently run at full size), and writes any files it
-saves under ``tmp_path``. Notebooks in METRICS_CHECKS must export metrics, which are
+Each notebook runs once per device this machine has (cpu always; cuda and mps where
+present), with its entry in SMOKE_PARAMETERS (every notebook needs one, so that a new
+notebook cannot silently run at full size), and writes any files it saves under
+``tmp_path``. Notebooks in METRICS_CHECKS must export metrics, which are
 checked.
 """
 
@@ -15,9 +16,12 @@ import papermill as pm
 import pytest
 from nbutil import NOTEBOOK_DIR, declared_parameters, load, metrics_from, notebook_paths
 
+from torchprimer.devices import available_devices
+
 pytestmark = pytest.mark.smoke
 
 NOTEBOOKS = notebook_paths()
+DEVICES = available_devices()  # the root conftest.py names them in the summary
 
 # Small, fast parameters per notebook (by its NN prefix).
 SMOKE_PARAMETERS: dict[str, dict[str, Any]] = {
@@ -30,7 +34,7 @@ SMOKE_PARAMETERS: dict[str, dict[str, Any]] = {
 
 
 def check_training_metrics(metrics: dict[str, Any], params: dict[str, Any]) -> None:
-    assert metrics["device"] == "cpu"
+    assert metrics["device"] == params["DEVICE"]
     assert metrics["epochs"] == params["NUM_EPOCHS"]
     assert metrics["train_images"] == params["TRAIN_SUBSET"]
     # one epoch on 2,000 images still learns far beyond chance (0.10)
@@ -43,15 +47,16 @@ METRICS_CHECKS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
 }
 
 
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
-def test_notebook_runs_with_small_parameters(path, tmp_path):
+def test_notebook_runs_with_small_parameters(path, device, tmp_path):
     prefix = path.name[:2]
     assert prefix in SMOKE_PARAMETERS, (
         f"{path.name}: add its small parameters to SMOKE_PARAMETERS"
     )
     nb = load(path)
     declared = declared_parameters(nb)
-    params = {"DEVICE": "cpu", **SMOKE_PARAMETERS[prefix]}
+    params = {"DEVICE": device, **SMOKE_PARAMETERS[prefix]}
     if "MODELS_DIR" in declared:
         params["MODELS_DIR"] = str(
             tmp_path / "models"
