@@ -25,7 +25,7 @@ PARAMS    ?=
 SPHINX    := $(PY) -m sphinx -b html -W --keep-going -E -q
 
 .PHONY: help setup data book execute lab test test-matrix clean figures site benchmark
-.PHONY: check-nb
+.PHONY: check-nb render
 
 # Stops with a clear message when NB names no chapter (NB=5, NB=0, NB=99).
 check-nb:
@@ -61,17 +61,23 @@ book: check-nb $(STAMP) data ## execute notebooks with papermill into _build/exe
 	@rm -rf _build/executed && mkdir -p _build/executed
 	$(PY) -m torchprimer.book --out _build/executed --param "DEVICE=$(DEVICE)" \
 	  $(foreach p,$(PARAMS),--param "$(p)") $(SELECTED)
-	@if [ -n "$(NB)" ]; then echo "book: executed $(SELECTED) into _build/executed/ (site not rendered for one chapter)"; exit 0; fi; \
-	rm -rf _build/book _build/html && mkdir -p _build/book/notebooks _build/book/images && \
-	cp notebooks/conf.py notebooks/index.md _build/executed/*.ipynb _build/book/notebooks/ && \
-	cp images/*.png images/*.gif _build/book/images/ && \
-	$(SPHINX) -d _build/doctrees/book _build/book/notebooks _build/html && \
-	echo "book: the site rendered from the executed notebooks is in _build/html/ (open _build/html/index.html)"
+	@if [ -n "$(NB)" ]; then echo "book: executed $(SELECTED) into _build/executed/ (the site needs every chapter: run make book without NB)"; \
+	else $(MAKE) --no-print-directory render CHAPTERS_FROM=_build/executed; fi
 
 site: $(STAMP) ## render the static site into _build/html/ from the outputs stored in notebooks/ (no execution)
-	@rm -rf _build/html
-	$(SPHINX) -d _build/doctrees/site notebooks _build/html
-	@echo "site: open _build/html/index.html"
+	@$(MAKE) --no-print-directory render CHAPTERS_FROM=notebooks
+
+# The site's sources are staged in _build/src/: site/ (conf.py, pages, static files) and
+# the chapters side by side in notebooks/, the figures in images/ (the notebooks' own
+# ../images/ paths resolve as in the repository).
+CHAPTERS_FROM ?= notebooks
+render: $(STAMP)
+	@rm -rf _build/src _build/html && mkdir -p _build/src/notebooks _build/src/images
+	@cp -r site/. _build/src/notebooks/
+	@cp $(CHAPTERS_FROM)/[0-9][0-9]_*.ipynb _build/src/notebooks/
+	@cp images/*.png images/*.gif _build/src/images/
+	$(SPHINX) -d _build/doctrees _build/src/notebooks _build/html
+	@echo "site: rendered from $(CHAPTERS_FROM)/ into _build/html/ (open _build/html/index.html)"
 
 figures: $(STAMP) ## redraw the concept figures in images/ (deterministic; commit the result)
 	$(PY) images/draw_figures.py
@@ -84,9 +90,13 @@ execute: check-nb $(STAMP) data ## re-execute notebooks in place on CPU to refre
 	    --ExecutePreprocessor.record_timing=False $$nb; \
 	done
 
-# The server's root is the repository (so ../images/ and ../data/ resolve from a notebook); it opens in notebooks/.
-lab: $(STAMP) data ## start JupyterLab in notebooks/
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks
+# The server's root is the repository (so ../images/ and ../data/ resolve from a notebook);
+# it opens in notebooks/. As root (a Docker container) Jupyter needs --allow-root.
+LAB_ROOT ?= .
+LAB_ARGS ?=
+lab: $(STAMP) data ## start JupyterLab in notebooks/ (works as root too)
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) \
+	  --ServerApp.root_dir=$(LAB_ROOT) --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
 
 test: $(STAMP) data site ## run the whole harness: lint, unit tests, nbval, papermill smoke, browser tests
 	$(PY) -m pytest

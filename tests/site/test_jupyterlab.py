@@ -6,9 +6,11 @@ its kernel is the venv's Python, the notebook opens, the kernel runs cells and r
 idle, and a known output is rendered. The notebook is a copy with its outputs cleared
 (so the output on screen can only come from this run), in a temporary folder next to a
 copy of images/ and a link to data/; JupyterLab's config, settings and runtime files
-live in that folder too, so the repository is never written. As in `make lab`, the
-server's root is the (copied) repository and the notebook sits in notebooks/, so the
-notebook's `../images/...` figures are reachable.
+live in that folder too, so the repository is never written. The server is started by
+`make lab` itself (with LAB_ROOT pointing at that folder), so this also proves that
+`make lab` starts where CI runs: as root, in a container. The server's root is the
+(copied) repository and the notebook sits in notebooks/, so the notebook's
+`../images/...` figures are reachable.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import posixpath
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -37,13 +40,13 @@ EXPECTED_OUTPUT = "'2.14."
 STARTUP_TIMEOUT_S = 90
 RUN_TIMEOUT_S = 120
 
+# What `make lab` does not set: a fixed port and token, and nothing from the network.
+# (allow_root is deliberately absent: `make lab` must add --allow-root itself as root.)
 LAB_CONFIG = """\
 c.ServerApp.ip = "127.0.0.1"
 c.ServerApp.port = {port}
 c.ServerApp.port_retries = 0
 c.ServerApp.open_browser = False
-c.ServerApp.allow_root = True                             # CI containers run as root
-c.ServerApp.root_dir = {root!r}
 c.IdentityProvider.token = {token!r}
 # no announcements feed from jupyterlab.github.io
 c.LabApp.news_url = None
@@ -112,7 +115,7 @@ def lab(tmp_path_factory):
     config = work / "jupyter-config"
     config.mkdir()
     (config / "jupyter_lab_config.py").write_text(
-        LAB_CONFIG.format(port=port, root=str(work), token=token), encoding="utf-8"
+        LAB_CONFIG.format(port=port, token=token), encoding="utf-8"
     )
     env = {
         **os.environ,
@@ -123,14 +126,14 @@ def lab(tmp_path_factory):
         "JUPYTER_PLATFORM_DIRS": "1",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
     }
-    jupyter = Path(sys.executable).with_name("jupyter")
     log = open(work / "lab.log", "w")
     proc = subprocess.Popen(
-        [str(jupyter), "lab", "--no-browser"],
-        cwd=work,
+        ["make", "--no-print-directory", "lab", f"LAB_ROOT={work}"],
+        cwd=ROOT,
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # make and Jupyter stop together (killpg below)
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -155,11 +158,11 @@ def lab(tmp_path_factory):
             "images": images,
         }
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
 
