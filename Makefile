@@ -83,12 +83,7 @@ figures: $(STAMP) ## redraw the concept figures in images/ (deterministic; commi
 	$(PY) images/draw_figures.py
 
 execute: check-nb $(STAMP) data ## re-execute notebooks in place on CPU to refresh stored outputs (NB=01)
-	@set -e; for nb in $(SELECTED); do \
-	  echo "executing $$nb"; \
-	  $(PY) -m jupyter nbconvert --to notebook --execute --inplace \
-	    --ExecutePreprocessor.kernel_name=python3 --ExecutePreprocessor.timeout=900 \
-	    --ExecutePreprocessor.record_timing=False $$nb; \
-	done
+	$(PY) -m torchprimer.book --in-place $(SELECTED)
 
 # The server's root is the repository (so ../images/ and ../data/ resolve from a notebook);
 # it opens in notebooks/. As root (a Docker container) Jupyter needs --allow-root.

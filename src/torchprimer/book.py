@@ -1,26 +1,44 @@
-"""Execute chapters with papermill for ``make book``.
+"""Execute chapters for ``make book`` (papermill) and ``make execute`` (in place).
 
 Infrastructure, not taught. ``make book`` runs::
 
     python -m torchprimer.book --out _build/executed [--param NAME=VALUE ...] NB ...
 
+and ``make execute`` runs ``python -m torchprimer.book --in-place NB ...``.
+
 Each ``--param`` must be a parameter of every selected notebook: a misspelt name stops
 the run before any kernel starts and lists the notebook's parameters. A failure names
 the notebook and the cell, and the executed copy marks it. papermill's injected
 ``# Parameters`` cell is tagged ``remove-cell`` so the site does not show it.
+
+Progress bars: in JupyterLab, ``tqdm.auto`` draws a live widget. A widget has no text
+of its own in a saved notebook (only its state at the start, "0%"), so after a run
+each progress-bar widget is replaced by one line of text with the bar's final state,
+as a terminal would show it; the static site and the stored outputs show that line.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import html
 import json
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["BookError", "check_names", "declared_parameters", "execute", "parse_param"]
+__all__ = [
+    "BookError",
+    "check_names",
+    "declared_parameters",
+    "execute",
+    "execute_in_place",
+    "finalize_progress_bars",
+    "parse_param",
+]
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
 HIDDEN_TAG = "remove-cell"
 
@@ -64,15 +82,50 @@ def parse_param(text: str) -> tuple[str, Any]:
     return name, value
 
 
-def _hide_injected_cell(out: Path) -> None:
+def _bar_text(state: dict[str, Any], model_id: str) -> str | None:
+    """The final text of a tqdm notebook bar (an HBox of HTML, FloatProgress, HTML)."""
+    box = state.get(model_id, {})
+    if box.get("model_name") != "HBoxModel":
+        return None
+    children = [
+        state.get(c.removeprefix("IPY_MODEL_"), {})
+        for c in box["state"].get("children", [])
+    ]
+    names = [c.get("model_name") for c in children]
+    if names != ["HTMLModel", "FloatProgressModel", "HTMLModel"]:
+        return None
+    left, bar, right = (c["state"] for c in children)
+    filled = round(10 * bar.get("value", 0) / bar["max"]) if bar.get("max") else 0
+    text = f"{left.get('value', '')}|{'█' * filled}{' ' * (10 - filled)}|"
+    return html.unescape(text + right.get("value", "")).replace("\u2007", " ")
+
+
+def finalize_progress_bars(nb: dict[str, Any]) -> int:
+    """Replace every tqdm widget output by one text line; return how many."""
+    widgets = nb.get("metadata", {}).pop("widgets", {})
+    state = widgets.get(WIDGET_STATE, {}).get("state", {})
+    replaced = 0
+    for cell in nb["cells"]:
+        for i, out in enumerate(cell.get("outputs", [])):
+            view = out.get("data", {}).get(WIDGET_VIEW)
+            text = _bar_text(state, view["model_id"]) if view else None
+            if text is not None:
+                data = {"text/plain": text}
+                cell["outputs"][i] = {**out, "data": data, "metadata": {}}
+                replaced += 1
+    return replaced
+
+
+def _tidy(out: Path) -> None:
+    """Hide papermill's injected cell; progress-bar widgets become final text lines."""
     nb = json.loads(out.read_text(encoding="utf-8"))
     for cell in nb["cells"]:
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         if "injected-parameters" in tags and HIDDEN_TAG not in tags:
             tags.append(HIDDEN_TAG)
-    out.write_text(
-        json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
-    )
+    finalize_progress_bars(nb)
+    text = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+    out.write_text(text, encoding="utf-8")
 
 
 def check_names(path: Path, parameters: dict[str, Any]) -> None:
@@ -117,14 +170,46 @@ def execute(
         raise BookError(
             f"{path.name}: could not be executed ({type(err).__name__}: {err})"
         ) from None
-    _hide_injected_cell(out)
+    _tidy(out)
     return out
+
+
+def execute_in_place(path: str | Path, cwd: str | Path) -> Path:
+    """Run a notebook top to bottom in a fresh kernel and store its outputs in place.
+
+    Nothing is written if a cell fails: the stored outputs stay those of the last
+    complete run.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=900,
+        record_timing=False,
+        resources={"metadata": {"path": str(cwd)}},
+    )
+    try:
+        client.execute()
+    except CellExecutionError as err:
+        raise BookError(
+            f"{path.name}: {err}\n  {path.name} was left unchanged"
+        ) from None
+    finalize_progress_bars(nb)
+    nbformat.write(nbformat.from_dict(nb), path)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m torchprimer.book")
     parser.add_argument("notebooks", nargs="+", type=Path)
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", type=Path, help="output folder (papermill)")
+    where.add_argument("--in-place", action="store_true", help="store outputs in NB")
     parser.add_argument("--cwd", type=Path, default=Path("notebooks"))
     parser.add_argument(
         "--param", action="append", default=[], help="NAME=VALUE, repeatable"
@@ -140,7 +225,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"[{n}/{len(args.notebooks)}] {path.name} {shown}".rstrip(), flush=True
             )
             start = time.perf_counter()
-            execute(path, args.out, parameters, args.cwd)
+            if args.in_place:
+                if parameters:
+                    raise BookError(
+                        "--in-place runs with the stored defaults: no --param"
+                    )
+                execute_in_place(path, args.cwd)
+            else:
+                execute(path, args.out, parameters, args.cwd)
             print(f"      done in {time.perf_counter() - start:.0f} s", flush=True)
     except BookError as err:
         print(f"FAILED: {err}", file=sys.stderr)

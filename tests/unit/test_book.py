@@ -8,7 +8,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from torchprimer.book import BookError, declared_parameters, execute, main, parse_param
+from torchprimer.book import (
+    BookError,
+    declared_parameters,
+    execute,
+    execute_in_place,
+    finalize_progress_bars,
+    main,
+    parse_param,
+)
 
 
 def write_notebook(path: Path, cells: list[tuple[str, list[str]]]) -> Path:
@@ -84,3 +92,66 @@ def test_a_run_hides_the_injected_parameters_cell(chapter, tmp_path):
     injected = [c for c in cells if "injected-parameters" in c["metadata"]["tags"]]
     assert len(injected) == 1 and "remove-cell" in injected[0]["metadata"]["tags"]
     assert "".join(cells[-1]["outputs"][0]["text"]) == "4\n"
+
+
+def tqdm_widget_notebook() -> dict:
+    """What a saved notebook holds after a tqdm.auto bar ran: a widget view whose text
+    is the state at the start, and the widget states in the notebook's metadata."""
+    state = {
+        "box": {
+            "model_name": "HBoxModel",
+            "state": {"children": ["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_r"]},
+        },
+        "l": {"model_name": "HTMLModel", "state": {"value": "epochs:\u2007100%"}},
+        "p": {
+            "model_name": "FloatProgressModel",
+            "state": {"value": 15.0, "max": 15.0},
+        },
+        "r": {
+            "model_name": "HTMLModel",
+            "state": {"value": "\u200715/15\u2007[00:14&lt;00:00,\u2007val_acc=0.897]"},
+        },
+    }
+    view = {"model_id": "box", "version_major": 2, "version_minor": 0}
+    output = {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {
+            "application/vnd.jupyter.widget-view+json": view,
+            "text/plain": "epochs:   0%|          | 0/15 [00:00<?, ?epoch/s]",
+        },
+    }
+    widgets = {"application/vnd.jupyter.widget-state+json": {"state": state}}
+    cell = {"cell_type": "code", "metadata": {}, "outputs": [output], "source": "fit()"}
+    return {"cells": [cell], "metadata": {"widgets": widgets}}
+
+
+def test_a_progress_widget_becomes_its_final_line():
+    nb = tqdm_widget_notebook()
+    assert finalize_progress_bars(nb) == 1
+    (output,) = nb["cells"][0]["outputs"]
+    assert output["data"] == {
+        "text/plain": "epochs: 100%|██████████| 15/15 [00:14<00:00, val_acc=0.897]"
+    }
+    assert "widgets" not in nb["metadata"]
+
+
+def test_make_execute_stores_one_final_line_per_progress_bar(tmp_path):
+    path = write_notebook(
+        tmp_path / "07_bar.ipynb",
+        [
+            ("SEED = 0", ["parameters"]),
+            (
+                "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='run'): pass",
+                [],
+            ),
+        ],
+    )
+    execute_in_place(path, cwd=tmp_path)
+    nb = json.loads(path.read_text())
+    outputs = nb["cells"][1]["outputs"]
+    texts = ["".join(o.get("text", "")) + str(o.get("data", {})) for o in outputs]
+    assert len(outputs) == 1, texts
+    line = "".join(outputs[0]["data"]["text/plain"])
+    assert line.startswith("run: 100%|██████████| 3/3"), line
+    assert "widgets" not in nb["metadata"]
