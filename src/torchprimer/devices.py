@@ -1,4 +1,4 @@
-"""Pick the device to run on: cuda, then mps, then cpu.
+"""Pick the device to run on: the accelerator ``torch.accelerator`` finds, else the CPU.
 
 Taught in notebook 03 (building models).
 """
@@ -17,39 +17,24 @@ class DeviceUnavailableError(RuntimeError):
 
 
 def available_devices() -> list[str]:
-    """The device types this machine can run on, best first (cpu is always last)."""
-    found = []
-    if torch.cuda.is_available():
-        found.append("cuda")
-    if torch.backends.mps.is_available():
-        found.append("mps")
-    found.append("cpu")
-    return found
+    """This machine's device types, best first: its accelerator (if any), then cpu."""
+    accelerator = torch.accelerator.current_accelerator(check_available=True)
+    return ["cpu"] if accelerator is None else [accelerator.type, "cpu"]
 
 
 def get_device(name: str = "auto") -> torch.device:
     """Turn a DEVICE parameter into a ``torch.device``.
 
-    Args:
-        name: ``"auto"`` (cuda, then mps, then cpu), or ``"cuda"``, ``"cuda:1"``,
-            ``"mps"``, ``"cpu"``.
-
-    Raises:
-        ValueError: ``name`` is not a device type this primer knows.
-        DeviceUnavailableError: the device is not available here; the message lists
-            what is.
+    ``"auto"`` takes the accelerator that ``torch.accelerator`` finds, else the CPU;
+    or name one: ``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"mps"``. An unknown name
+    raises ``ValueError``; a device this machine lacks, ``DeviceUnavailableError``.
     """
-    if not isinstance(name, str):
-        raise ValueError(
-            "DEVICE must be a string such as 'auto', 'cpu', 'cuda' or 'mps', "
-            f"got {name!r}"
-        )
-    wanted = name.strip().lower()
+    wanted = name.strip().lower() if isinstance(name, str) else ""
     available = available_devices()
     if wanted == "auto":
         return torch.device(available[0])
     kind, colon, index = wanted.partition(":")
-    if kind not in KNOWN or (colon and not index.isdigit()):
+    if kind not in KNOWN or (colon and (kind != "cuda" or not index.isdigit())):
         raise ValueError(
             f"DEVICE={name!r} is not a device this primer knows; "
             "use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'"
@@ -60,10 +45,10 @@ def get_device(name: str = "auto") -> torch.device:
             f"Available: {', '.join(available)}. "
             "Use DEVICE='auto' to pick the best of these."
         )
-    if kind == "cuda" and index and int(index) >= torch.cuda.device_count():
+    count = torch.accelerator.device_count()
+    if index and int(index) >= count:
         raise DeviceUnavailableError(
-            f"DEVICE={name!r} was requested but this machine has "
-            f"{torch.cuda.device_count()} CUDA "
-            f"device(s): cuda:0..cuda:{torch.cuda.device_count() - 1}"
+            f"DEVICE={name!r} was requested but this machine has {count} CUDA "
+            f"device(s): cuda:0..cuda:{count - 1}"
         )
     return torch.device(wanted)

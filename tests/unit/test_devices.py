@@ -1,7 +1,8 @@
-"""torchprimer.devices: auto picks cuda > mps > cpu, named devices, and clear errors.
+"""torchprimer.devices: auto takes the accelerator torch.accelerator finds, else cpu;
+named devices; clear errors.
 
-CUDA and MPS availability is faked with monkeypatch, so every branch runs on a CPU-only
-machine.
+The accelerator is faked with monkeypatch, so every branch runs on a CPU-only machine;
+one test checks the real machine against torch.cuda and torch.backends.mps.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 
 from torchprimer import devices
 from torchprimer.devices import DeviceUnavailableError, available_devices, get_device
+from torchprimer.notebook import ParameterError, check_parameters
 
 NOTEBOOK = (
     Path(__file__).resolve().parents[2] / "notebooks" / "03_building_models.ipynb"
@@ -23,72 +25,91 @@ NOTEBOOK = (
 
 @pytest.fixture
 def fake(monkeypatch):
-    """fake(cuda=..., mps=..., count=...) sets what this 'machine' has."""
+    """fake(accelerator=..., available=..., count=...) sets what this 'machine' has:
+    the accelerator torch was built for (None: a CPU-only build), whether one is
+    usable at run time, and how many there are."""
 
     def set_machine(
-        cuda: bool = False, mps: bool = False, count: int | None = None
+        accelerator: str | None = None, available: bool = True, count: int = 1
     ) -> None:
-        monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
-        monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
-        n = (1 if cuda else 0) if count is None else count
-        monkeypatch.setattr(torch.cuda, "device_count", lambda: n)
+        def current_accelerator(check_available: bool = False) -> torch.device | None:
+            if accelerator is None or (check_available and not available):
+                return None
+            return torch.device(accelerator)
+
+        usable = accelerator is not None and available
+        monkeypatch.setattr(
+            torch.accelerator, "current_accelerator", current_accelerator
+        )
+        monkeypatch.setattr(
+            torch.accelerator, "device_count", lambda: count if usable else 0
+        )
 
     return set_machine
 
 
-@pytest.mark.parametrize(
-    ("cuda", "mps", "expected"),
-    [
-        (True, True, ["cuda", "mps", "cpu"]),
-        (True, False, ["cuda", "cpu"]),
-        (False, True, ["mps", "cpu"]),
-        (False, False, ["cpu"]),
-    ],
-)
-def test_available_devices_best_first(fake, cuda, mps, expected):
-    fake(cuda=cuda, mps=mps)
+MACHINES = [  # (accelerator torch was built for, usable now, expected devices)
+    ("cuda", True, ["cuda", "cpu"]),
+    ("mps", True, ["mps", "cpu"]),
+    ("cuda", False, ["cpu"]),  # a CUDA build on a machine without a GPU
+    (None, False, ["cpu"]),  # a CPU-only build
+]
+
+
+@pytest.mark.parametrize(("accelerator", "available", "expected"), MACHINES)
+def test_available_devices_best_first(fake, accelerator, available, expected):
+    fake(accelerator, available)
     assert available_devices() == expected
 
 
-@pytest.mark.parametrize(
-    ("cuda", "mps", "expected"),
-    [
-        (True, True, "cuda"),
-        (True, False, "cuda"),
-        (False, True, "mps"),
-        (False, False, "cpu"),
-    ],
-)
-def test_auto_picks_cuda_then_mps_then_cpu(fake, cuda, mps, expected):
-    fake(cuda=cuda, mps=mps)
+@pytest.mark.parametrize(("accelerator", "available", "expected"), MACHINES)
+def test_auto_picks_the_accelerator_else_cpu(fake, accelerator, available, expected):
+    fake(accelerator, available)
+    assert get_device("auto") == torch.device(expected[0])
+    assert get_device(" AUTO ") == torch.device(expected[0])
+
+
+def test_auto_on_this_machine_agrees_with_the_backends():
+    """No fakes: torch.accelerator must find what torch.cuda / torch.backends.mps do."""
+    if torch.cuda.is_available():
+        expected = "cuda"
+    elif torch.backends.mps.is_available():
+        expected = "mps"
+    else:
+        expected = "cpu"
     assert get_device("auto") == torch.device(expected)
-    assert get_device(" AUTO ") == torch.device(expected)
+    assert available_devices()[-1] == "cpu"
 
 
 def test_cpu_is_always_available(fake):
-    fake(cuda=False, mps=False)
+    fake(None)
     assert get_device("cpu") == torch.device("cpu")
     assert get_device("CPU") == torch.device("cpu")
 
 
 def test_named_devices_when_present(fake):
-    fake(cuda=True, mps=True, count=2)
+    fake("cuda", count=2)
     assert get_device("cuda") == torch.device("cuda")
     assert get_device("cuda:1") == torch.device("cuda", 1)
+    fake("mps")
     assert get_device("mps") == torch.device("mps")
 
 
 @pytest.mark.parametrize(
-    ("name", "cuda", "mps"),
+    ("name", "accelerator", "available"),
     [
-        ("cuda", False, False),
-        ("cuda", False, True),
-        ("mps", False, False),
-        ("mps", True, False),
+        ("cuda", None, False),
+        ("cuda", "cuda", False),
+        ("cuda:0", "cuda", False),
+        ("cuda", "mps", True),
+        ("mps", None, False),
+        ("mps", "cuda", True),
     ],
 )
-def test_unavailable_device_raises_and_lists_what_is_available(fake, name, cuda, mps):
-    fake(cuda=cuda, mps=mps)
+def test_unavailable_device_raises_and_lists_what_is_available(
+    fake, name, accelerator, available
+):
+    fake(accelerator, available)
     with pytest.raises(DeviceUnavailableError) as info:
         get_device(name)
     message = str(info.value)
@@ -101,7 +122,7 @@ def test_unavailable_error_is_a_runtime_error():
 
 
 def test_cuda_index_out_of_range(fake):
-    fake(cuda=True, count=2)
+    fake("cuda", count=2)
     assert get_device("cuda:0") == torch.device("cuda", 0)
     with pytest.raises(
         DeviceUnavailableError, match=r"2 CUDA device\(s\): cuda:0..cuda:1"
@@ -109,19 +130,47 @@ def test_cuda_index_out_of_range(fake):
         get_device("cuda:2")
 
 
-@pytest.mark.parametrize(
-    "name", ["tpu", "gpu", "cuda:x", "cuda:", "", "cpu:0:1", "xla"]
-)
+def test_an_accelerator_the_primer_does_not_name_is_still_used_by_auto(fake):
+    fake("xpu")
+    assert available_devices() == ["xpu", "cpu"]
+    assert get_device("auto") == torch.device("xpu")
+    with pytest.raises(DeviceUnavailableError, match="Available: xpu, cpu."):
+        get_device("cuda")
+
+
+UNKNOWN = ["tpu", "gpu", "xla", "cuda:x", "cuda:", "", "cpu:0", "mps:0", "cpu:0:1"]
+
+
+@pytest.mark.parametrize("name", UNKNOWN + ["auto:0"])
 def test_unknown_names_raise_value_error(fake, name):
-    fake(cuda=True, mps=True)
-    with pytest.raises(ValueError, match="not a device this primer knows"):
+    fake("cuda", count=2)
+    with pytest.raises(ValueError, match="not a device this primer knows") as info:
         get_device(name)
+    assert repr(name) in str(info.value)
 
 
 @pytest.mark.parametrize("name", [None, 0, torch.device("cpu")])
-def test_non_string_raises_value_error(name):
-    with pytest.raises(ValueError, match="must be a string"):
+def test_non_string_raises_value_error_naming_it(name):
+    with pytest.raises(ValueError, match="not a device this primer knows") as info:
         get_device(name)
+    assert f"DEVICE={name!r}" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["auto", "cpu", "cuda", "cuda:1", "mps", *UNKNOWN])
+def test_check_parameters_accepts_exactly_the_names_get_device_knows(fake, name):
+    fake("cuda", count=2)
+    try:
+        get_device(name)
+        known = True
+    except ValueError:
+        known = False
+    except DeviceUnavailableError:  # mps on this fake machine: known, just missing
+        known = True
+    if known:
+        check_parameters(DEVICE=name)
+    else:
+        with pytest.raises(ParameterError, match="DEVICE"):
+            check_parameters(DEVICE=name)
 
 
 def _definitions(tree: ast.AST) -> dict[str, str]:
