@@ -746,60 +746,58 @@ def gradient_descent(out: Path) -> None:
 def gradient_descent_types(out: Path) -> None:
     """Real optimisation paths of batch, stochastic and mini-batch gradient descent.
 
-    The loss is the mean squared error of y = w * x + b on 64 seeded synthetic points.
+    Exactly the experiment of notebook 05 (``descend``): y = 2x + 1 + noise on 200
+    points drawn with torch from seed 0, the line fitted by ``torch.optim.SGD`` with
+    lr 0.3 for 30 steps from (w, b) = (-1.5, -1), each step on a fresh random batch of
+    200, 1 or 16 points.
     """
-    rng = np.random.default_rng(SEED)
-    n = 64
-    x = rng.normal(0.0, 1.0, n)
-    y = 2.0 * x + 1.0 + rng.normal(0.0, 0.5, n)
+    import torch  # the same random draws and float32 steps as the notebook
 
-    def mse(w, b, idx=slice(None)):
-        return np.mean((w * x[idx] + b - y[idx]) ** 2)
+    g = torch.Generator().manual_seed(SEED)
+    x = torch.rand(200, generator=g) * 2 - 1
+    y = 2 * x + 1 + 0.3 * torch.randn(200, generator=g)
+    lr, steps = 0.3, 30
 
-    def grads(w, b, idx):
-        err = w * x[idx] + b - y[idx]
-        return 2 * np.mean(err * x[idx]), 2 * np.mean(err)
-
-    def run(batch: int, steps: int, lr: float) -> np.ndarray:
-        w, b = -1.5, -1.0
-        path = [(w, b)]
-        order = rng.permutation(n)
-        pos = 0
+    def run(batch: int) -> tuple[np.ndarray, float]:
+        params = torch.tensor([-1.5, -1.0], requires_grad=True)
+        optimizer = torch.optim.SGD([params], lr=lr)
+        gen = torch.Generator().manual_seed(SEED)
+        path = [params.detach().clone()]
         for _ in range(steps):
-            if pos + batch > n:
-                order, pos = rng.permutation(n), 0
-            idx = order[pos : pos + batch]
-            pos += batch
-            gw, gb = grads(w, b, idx)
-            w, b = w - lr * gw, b - lr * gb
-            path.append((w, b))
-        return np.array(path)
+            idx = torch.randperm(len(y), generator=gen)[:batch]
+            optimizer.zero_grad()
+            ((params[0] * x[idx] + params[1] - y[idx]) ** 2).mean().backward()
+            optimizer.step()
+            path.append(params.detach().clone())
+        with torch.no_grad():
+            final = ((params[0] * x + params[1] - y) ** 2).mean().item()
+        return torch.stack(path).numpy(), final
 
+    xs, ys = x.double().numpy(), y.double().numpy()
     W, Bb = np.meshgrid(np.linspace(-2.2, 4.2, 200), np.linspace(-2.6, 3.2, 200))
-    Z = np.mean((W[..., None] * x + Bb[..., None] - y) ** 2, axis=-1)
-    w_opt, b_opt = np.polyfit(x, y, 1)
+    Z = np.mean((W[..., None] * xs + Bb[..., None] - ys) ** 2, axis=-1)
+    w_opt, b_opt = np.polyfit(xs, ys, 1)
     runs = [
-        ("batch GD: all 64 points per step", n, 30, 0.1, BLUE),
-        ("stochastic GD: 1 point per step", 1, 30, 0.1, RED),
-        ("mini-batch GD: 8 points per step", 8, 30, 0.1, GREEN),
+        ("batch GD: all 200 points per step", 200, BLUE),
+        ("stochastic GD: 1 point per step", 1, RED),
+        ("mini-batch GD: 16 points per step", 16, GREEN),
     ]
     with plt.rc_context(STYLE):
         fig, axes = plt.subplots(1, 3, figsize=(14, 4.6), sharey=True)
-        for ax, (title, batch, steps, lr, color) in zip(axes, runs):
+        for ax, (title, batch, color) in zip(axes, runs):
             ax.contour(
-                W, Bb, Z, levels=np.geomspace(0.3, 40, 14), cmap="Greys", linewidths=0.8
+                W, Bb, Z, levels=np.geomspace(0.1, 20, 14), cmap="Greys", linewidths=0.8
             )
-            path = run(batch, steps, lr)
+            path, final = run(batch)
             ax.plot(path[:, 0], path[:, 1], "-o", color=color, ms=3, lw=1.4)
             ax.plot(*path[0], "s", color="black", ms=7)
             ax.plot(w_opt, b_opt, "*", color=ORANGE, ms=15, zorder=5)
             ax.set_title(title)
             ax.set_xlabel("weight w")
-            final = mse(*path[-1])
             ax.text(
                 0.03,
                 0.96,
-                f"{steps} steps, lr = {lr}\nfinal loss {final:.2f}",
+                f"{steps} steps, lr = {lr}\nfinal loss {final:.3f}",
                 transform=ax.transAxes,
                 fontsize=10,
                 va="top",
@@ -942,6 +940,189 @@ def custom_dataset_layout(out: Path) -> None:
     _save_png(fig, out / "custom_dataset_layout.png")
 
 
+def _stretched_cell(ax, x: float, y: float, text: str) -> None:
+    """A cell that broadcasting repeats: drawn dashed, because it is not stored."""
+    _cell(ax, x, y, text, face="white", edge="#AAAAAA", color=GRAY)
+    ax.patches[-1].set_linestyle("--")
+
+
+def broadcasting(out: Path) -> None:
+    """column (2, 1) + row (3,): both are stretched to (2, 3) without copying."""
+    fig, ax = _canvas(8, 3.9, (-0.4, 15.6), (-2.7, 5.1))
+    column, row = np.array([[1], [2]]), np.array([[10, 20, 30]])
+    heads = [
+        (1.5, "column", "(2, 1)"),
+        (6.5, "row", "(3,)"),
+        (12.5, "column + row", "(2, 3)"),
+    ]
+    for x, title, shape in heads:
+        ax.text(x, 4.6, title, ha="center", fontsize=13, weight="bold")
+        ax.text(x, 3.75, shape, ha="center", fontsize=12, family="DejaVu Sans Mono")
+    for c in (1, 2):
+        for r, value in enumerate(column[:, 0]):
+            _stretched_cell(ax, c, 2 - r, str(value))
+    _grid(ax, 0, 1, column)
+    ax.text(4.0, 2.0, "+", ha="center", va="center", fontsize=20)
+    for c, value in enumerate(row[0]):
+        _stretched_cell(ax, 5 + c, 1, str(value))
+    _grid(ax, 5, 2, row)
+    ax.text(9.5, 2.0, "=", ha="center", va="center", fontsize=20)
+    _grid(ax, 11, 1, column + row, face="#DDF0E1", edge=GREEN)
+    table = [("column", "2  1", BLUE), ("row", "   3", BLUE), ("result", "2  3", GREEN)]
+    for k, (name, dims, color) in enumerate(table):
+        ax.text(
+            0.0,
+            0.0 - k * 0.9,
+            f"{name:<7}{dims}",
+            fontsize=12,
+            family="DejaVu Sans Mono",
+            va="center",
+            color=color,
+        )
+    ax.text(
+        5.0,
+        -0.9,
+        "Shapes line up from the right: each pair of\nsizes must be equal, "
+        "or one of them 1 (a\nmissing dim counts as 1). Dashed cells are not\n"
+        "stored: a size-1 dim is repeated with stride 0.",
+        fontsize=11,
+        va="center",
+        color="#333333",
+        linespacing=1.4,
+    )
+    _save_png(fig, out / "broadcasting.png")
+
+
+def reductions(out: Path) -> None:
+    """x.sum(dim=0) adds down the columns; x.sum(dim=1) adds along the rows."""
+    fig, ax = _canvas(8, 3.8, (-0.6, 17.4), (-2.2, 6.35))
+    x = np.array([[1, 2, 3], [4, 5, 6]])
+    mono = {"ha": "center", "fontsize": 13, "family": "DejaVu Sans Mono"}
+    # left: dim=0 is summed away, one result per column
+    ax.text(2.0, 5.6, "x.sum(dim=0)", **mono)
+    _grid(ax, 0.5, 2.6, x)
+    for c in range(3):
+        ax.add_patch(
+            FancyBboxPatch(
+                (0.62 + c, 2.72),
+                0.76,
+                1.76,
+                boxstyle="round,pad=0.05,rounding_size=0.3",
+                fill=False,
+                edgecolor=ORANGE,
+                lw=2.2,
+            )
+        )
+        _arrow(ax, (1.0 + c, 2.55), (1.0 + c, 1.05), color=ORANGE, lw=2.0)
+    _grid(ax, 0.5, 0.0, x.sum(axis=0)[None, :], face="#FCE3D2", edge=ORANGE)
+    # right: dim=1 is summed away, one result per row
+    ax.text(12.0, 5.6, "x.sum(dim=1)", **mono)
+    _grid(ax, 9.5, 2.6, x)
+    for r in range(2):
+        y = 4.1 - r
+        ax.add_patch(
+            FancyBboxPatch(
+                (9.62, y - 0.38),
+                2.76,
+                0.76,
+                boxstyle="round,pad=0.05,rounding_size=0.3",
+                fill=False,
+                edgecolor=GREEN,
+                lw=2.2,
+            )
+        )
+        _arrow(ax, (12.55, y), (14.05, y), color=GREEN, lw=2.0)
+    _grid(ax, 14.2, 2.6, x.sum(axis=1)[:, None], face="#DDF0E1", edge=GREEN)
+    notes = [
+        (2.0, "shape (2, 3) -> (3,)\none sum per column"),
+        (12.0, "shape (2, 3) -> (2,)\none sum per row"),
+    ]
+    for cx, note in notes:
+        ax.text(cx, -0.4, note, ha="center", va="top", fontsize=12, linespacing=1.4)
+    ax.plot([7.4, 7.4], [-2.0, 6.2], color="#DDDDDD", lw=1)
+    ax.text(
+        7.4,
+        1.6,
+        "the dim you\nname goes away",
+        ha="center",
+        fontsize=11,
+        color=GRAY,
+        backgroundcolor="white",
+        va="center",
+        linespacing=1.4,
+    )
+    _save_png(fig, out / "reductions.png")
+
+
+def strides(out: Path) -> None:
+    """m and m.T share one block of memory; the strides say how to walk it."""
+    fig, ax = _canvas(8, 4.4, (-0.5, 17.5), (-2.2, 7.7))
+    ax.text(0.0, 6.9, "memory", fontsize=12, weight="bold", va="center")
+    _grid(ax, 3.0, 6.4, np.arange(6)[None, :], face="#F2F2F2", edge=GRAY)
+    ax.text(
+        9.4,
+        6.9,
+        "one block, shared by m and m.T",
+        fontsize=11,
+        color="#333333",
+        va="center",
+    )
+    ax.plot([-0.5, 17.5], [5.6, 5.6], color="#DDDDDD", lw=1)
+    base = np.arange(6).reshape(2, 3)
+    for x0, title, values, (down, across) in [
+        (0.0, "m = arange(6).reshape(2, 3)", base, (3, 1)),
+        (9.4, "m.T", base.T, (1, 3)),
+    ]:
+        rows, cols = values.shape
+        top = 4.0
+        ax.text(x0, 4.85, title, fontsize=12, family="DejaVu Sans Mono", va="center")
+        _grid(ax, x0 + 1.0, top - rows, values)
+        x1 = x0 + 1.0 + cols
+        _arrow(ax, (x0 + 1.5, top + 0.05), (x0 + 2.5, top + 0.05), color=RED, rad=-0.5)
+        _arrow(ax, (x0 + 0.95, top - 0.5), (x0 + 0.95, top - 1.5), color=BLUE, rad=0.5)
+        for k, (text, color) in enumerate(
+            [
+                (f"next column: offset +{across}", RED),
+                (f"next row: offset +{down}", BLUE),
+            ]
+        ):
+            ax.text(
+                x1 + 0.3, top - 0.5 - k, text, fontsize=11, color=color, va="center"
+            )
+        flat = values.ravel().tolist()
+        contiguous = flat == sorted(flat)
+        ax.text(
+            x0,
+            -0.9,
+            f"stride ({down}, {across})\nrow by row: {' '.join(map(str, flat))}\n"
+            + ("contiguous" if contiguous else "not contiguous"),
+            fontsize=11.5,
+            family="DejaVu Sans Mono",
+            va="center",
+            linespacing=1.4,
+            color=GREEN if contiguous else RED,
+        )
+    _save_png(fig, out / "strides.png")
+
+
+def favicon(out: Path) -> None:
+    """The site's 64x64 icon: a 3x3 grid of tensor cells with one highlighted."""
+    fig = plt.figure(figsize=(0.64, 0.64), dpi=DPI)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set(xlim=(0, 3), ylim=(0, 3), aspect="equal")
+    ax.axis("off")
+    for row in range(3):
+        for col in range(3):
+            color = ORANGE if (row, col) == (2, 0) else BLUE
+            ax.add_patch(
+                plt.Rectangle((col + 0.08, row + 0.08), 0.84, 0.84, color=color)
+            )
+    fig.savefig(
+        out / "favicon.png", dpi=DPI, metadata={"Software": None}, transparent=True
+    )
+    plt.close(fig)
+
+
 FIGURES: dict[str, Callable[[Path], None]] = {
     "tensor_dimensions.png": tensor_dimensions,
     "tensor_image_channels.png": tensor_image_channels,
@@ -953,6 +1134,10 @@ FIGURES: dict[str, Callable[[Path], None]] = {
     "gradient_descent.png": gradient_descent,
     "gradient_descent_types.png": gradient_descent_types,
     "custom_dataset_layout.png": custom_dataset_layout,
+    "broadcasting.png": broadcasting,
+    "reductions.png": reductions,
+    "strides.png": strides,
+    "favicon.png": favicon,
 }
 
 
