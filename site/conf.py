@@ -1,15 +1,19 @@
 """Sphinx configuration for the torchprimer site.
 
-`make site` renders notebooks/ as stored (outputs included, nothing executed);
-`make book` renders the freshly executed copies in _build/book/notebooks/ with this same file.
-Everything the pages need is served from the build folder: no CDN, no fonts or scripts from the
+`make site` (outputs as stored in notebooks/) and `make book` (freshly executed copies)
+stage this folder next to the chapters in _build/src/notebooks/ and render it. Everything
+the pages need is served from the build folder: no CDN, no fonts or scripts from the
 network (tests/site/ checks that in a real browser).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
+
+from docutils import nodes
 
 project = "torchprimer"
 author = "the torchprimer authors"
@@ -18,28 +22,32 @@ html_title = "torchprimer: an executable PyTorch primer"
 
 extensions = [
     "myst_nb",
-    "sphinx-mathjax-offline",  # copies MathJax 3 into _static/mathjax and points mathjax_path at it
+    "sphinx-mathjax-offline",  # MathJax 3 copied into _static/mathjax
+    "sphinx_copybutton",
+    "sphinx_togglebutton",
 ]
 
-# Only the landing page and the numbered chapters are pages; anything else that lands in
-# notebooks/ (checkpoints, scratch files, a README) is ignored instead of breaking the build.
+# Pages: the landing page, the glossary and the numbered chapters; anything else that
+# lands next to them (checkpoints, scratch files) is ignored instead of breaking the build.
 root_doc = "index"
-include_patterns = ["index.md", "[0-9][0-9]_*.ipynb"]
+include_patterns = ["index.md", "glossary.md", "[0-9][0-9]_*.ipynb"]
 exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 
-# --- myst-nb: render the outputs stored in the notebooks, never run a kernel -----------------
+# --- myst-nb: render the outputs stored in the notebooks, never run a kernel ----------
 nb_execution_mode = "off"
-nb_ipywidgets_js = {}  # the notebooks use no widgets: do not load require.js/embed-amd from a CDN
-nb_merge_streams = (
-    True  # tqdm and print output interleave into one block, as in JupyterLab
-)
+nb_ipywidgets_js = {}  # no widget outputs are stored: no require.js from a CDN
+nb_merge_streams = True  # print and stderr output interleave as in JupyterLab
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
 
-# --- math: MathJax 3 from _static/mathjax (sphinx-mathjax-offline) ---------------------------
+# --- math: MathJax 3 from _static/mathjax (sphinx-mathjax-offline) --------------------
 mathjax3_config = {"options": {"menuOptions": {"settings": {"assistiveMml": False}}}}
 
-# --- theme -----------------------------------------------------------------------------------
+# --- copy buttons on code cells only (not on outputs) ---------------------------------
+copybutton_selector = "div.cell_input div.highlight pre"
+copybutton_exclude = ".linenos, .gp"
+
+# --- theme ----------------------------------------------------------------------------
 html_theme = "sphinx_book_theme"
 html_theme_options = {
     "use_download_button": True,  # .ipynb (and print-to-PDF) on every chapter
@@ -50,21 +58,26 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_prev_next": True,
 }
-# Light/dark follows the reader's system setting until they pick one with the switch in the header.
+# One search box: the header's search button (it stays visible on a phone); the
+# theme's second one, in the left sidebar, is left out.
+html_sidebars = {"**": ["navbar-logo.html", "icon-links.html", "sbt-sidebar-nav.html"]}
+html_static_path = ["_static"]
+html_css_files = ["torchprimer.css"]
+html_js_files = ["torchprimer.js"]
+html_favicon = "../images/favicon.png"  # drawn by images/draw_figures.py
+# Light/dark follows the reader's system setting until they pick one in the header.
 # (Left unset, the theme logs "Got invalid theme mode: ." to the console on every page.)
 html_context = {"default_mode": "auto"}
 html_copy_source = True  # the download button serves _sources/NN_topic.ipynb
 html_show_sourcelink = False
 html_last_updated_fmt = None
 pygments_style = "default"
-# The metrics cells of notebook 05 carry application/json (read by the tests) next to a
-# text/plain twin that the page shows. myst-nb renders every mime type of an output before it
-# picks one, and warns that it has no renderer for JSON; that warning alone is silenced.
+# The metrics cells carry application/json (read by tools) next to a text/plain twin.
+# myst-nb warns that it has no renderer for JSON; that warning alone is silenced.
 suppress_warnings: list[str] = ["mystnb.unknown_mime_type"]
 
-# Time per chapter: wall-clock seconds of a papermill run (kernel start included) on the 2-core
-# reference CPU. Update an entry when its chapter changes a lot; a chapter missing here shows
-# "not measured" on the landing page.
+# Run time per chapter: wall-clock seconds of `make book` (kernel start included) on the
+# 2-core reference CPU. Update an entry when its chapter changes a lot.
 CPU_TIME_S = {
     "01": 10,
     "02": 16,
@@ -72,6 +85,9 @@ CPU_TIME_S = {
     "04": 9,
     "05": 48,
 }
+# Where learners get the project; set TORCHPRIMER_REPOSITORY_URL when publishing.
+REPOSITORY_URL = os.environ.get("TORCHPRIMER_REPOSITORY_URL", "")
+CHAPTER_RE = re.compile(r"(\d\d)_[a-z0-9_]+")
 
 
 def _title(notebook: Path) -> str:
@@ -81,18 +97,18 @@ def _title(notebook: Path) -> str:
     return line.lstrip("#").strip()
 
 
+def _run_time(number: str) -> str:
+    seconds = CPU_TIME_S.get(number)
+    if not seconds:
+        return "not measured"
+    return f"about {round(seconds / 60)} min" if seconds >= 90 else f"about {seconds} s"
+
+
 def _chapter_table(srcdir: Path) -> str:
     """A markdown table of the chapters found in srcdir, in file-name order."""
-    rows = ["| # | chapter | time on CPU |", "|---|---|---|"]
+    rows = ["| chapter | run time on a 2-core CPU |", "|---|---|"]
     for nb in sorted(srcdir.glob("[0-9][0-9]_*.ipynb")):
-        number = nb.name[:2]
-        seconds = CPU_TIME_S.get(number)
-        time = (
-            f"about {max(1, round(seconds / 60))} min"
-            if seconds and seconds >= 90
-            else (f"about {seconds} s" if seconds else "not measured")
-        )
-        rows.append(f"| {number} | [{_title(nb)}]({nb.name}) | {time} |")
+        rows.append(f"| [{_title(nb)}]({nb.name}) | {_run_time(nb.name[:2])} |")
     return "\n".join(rows)
 
 
@@ -103,6 +119,53 @@ def _insert_chapters(app, docname: str, source: list[str]) -> None:
         )
 
 
+def _paragraph(*parts: str | nodes.Node) -> nodes.paragraph:
+    para = nodes.paragraph()
+    for part in parts:
+        para += nodes.Text(part) if isinstance(part, str) else part
+    return para
+
+
+def _run_box(docname: str) -> nodes.admonition:
+    """'Run this chapter': how to run it, and how long it takes to run (not to read)."""
+    number = CHAPTER_RE.fullmatch(docname).group(1)
+    clone = (
+        _paragraph("Get the project: ", nodes.literal(text=f"git clone {REPOSITORY_URL}"))
+        if REPOSITORY_URL
+        else _paragraph("Get the project: a copy of the torchprimer repository.")
+    )
+    box = nodes.admonition(classes=["tip", "run-this-chapter"])
+    box += nodes.title(text="Run this chapter")
+    box += clone
+    items = nodes.bullet_list()
+    for parts in (
+        ("In JupyterLab: ", nodes.literal(text="make lab"), f", then open {docname}."),
+        (
+            "From the command line: ",
+            nodes.literal(text=f"make book NB={number} DEVICE=cpu"),
+            " (or cuda, mps, auto).",
+        ),
+        (f"Run time on a 2-core laptop CPU: {_run_time(number)}.",),
+        (
+            "The download button (top right) gives the .ipynb; it runs inside the "
+            "repository after ",
+            nodes.literal(text="make setup"),
+            ", because it imports the torchprimer package and reads ../data.",
+        ),
+    ):
+        items += nodes.list_item("", _paragraph(*parts))
+    box += items
+    return box
+
+
+def _add_run_box(app, doctree: nodes.document) -> None:
+    docname = app.env.docname
+    section = next(iter(doctree.findall(nodes.section)), None)
+    if CHAPTER_RE.fullmatch(docname) and section is not None:
+        section.insert(1, _run_box(docname))  # right under the chapter's title
+
+
 def setup(app):
     app.connect("source-read", _insert_chapters)
+    app.connect("doctree-read", _add_run_box)
     return {"parallel_read_safe": True}
