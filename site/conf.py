@@ -1,9 +1,9 @@
 """Sphinx configuration for the torchprimer site.
 
-`make site` (outputs as stored in notebooks/) and `make book` (freshly executed copies)
-stage this folder next to the chapters in _build/src/notebooks/ and render it. Everything
-the pages need is served from the build folder: no CDN, no fonts or scripts from the
-network (tests/site/ checks that in a real browser).
+`make site` (outputs as stored in notebooks/) and `make book` (freshly executed
+copies) stage this folder next to the chapters in _build/src/notebooks/ and render it.
+Everything the pages need is served from the build folder: no CDN, no fonts or scripts
+from the network (tests/site/ checks that in a real browser).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from docutils import nodes
 project = "torchprimer"
 author = "the torchprimer authors"
 copyright = "the torchprimer authors"  # no year: the build stays reproducible
-html_title = "torchprimer: an executable PyTorch primer"
+html_title = "torchprimer"
 
 extensions = [
     "myst_nb",
@@ -28,7 +28,7 @@ extensions = [
 ]
 
 # Pages: the landing page, the glossary and the numbered chapters; anything else that
-# lands next to them (checkpoints, scratch files) is ignored instead of breaking the build.
+# lands next to them (checkpoints, scratch files) is ignored, not a build error.
 root_doc = "index"
 include_patterns = ["index.md", "glossary.md", "[0-9][0-9]_*.ipynb"]
 exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
@@ -130,7 +130,9 @@ def _run_box(docname: str) -> nodes.admonition:
     """'Run this chapter': how to run it, and how long it takes to run (not to read)."""
     number = CHAPTER_RE.fullmatch(docname).group(1)
     clone = (
-        _paragraph("Get the project: ", nodes.literal(text=f"git clone {REPOSITORY_URL}"))
+        _paragraph(
+            "Get the project: ", nodes.literal(text=f"git clone {REPOSITORY_URL}")
+        )
         if REPOSITORY_URL
         else _paragraph("Get the project: a copy of the torchprimer repository.")
     )
@@ -139,7 +141,11 @@ def _run_box(docname: str) -> nodes.admonition:
     box += clone
     items = nodes.bullet_list()
     for parts in (
-        ("In JupyterLab: ", nodes.literal(text="make lab"), f", then open {docname}."),
+        (
+            "In JupyterLab: ",
+            nodes.literal(text="make lab"),
+            f", then open {docname}.ipynb.",
+        ),
         (
             "From the command line: ",
             nodes.literal(text=f"make book NB={number} DEVICE=cpu"),
@@ -159,10 +165,22 @@ def _run_box(docname: str) -> nodes.admonition:
 
 
 def _add_run_box(app, doctree: nodes.document) -> None:
+    """Put the box after the chapter's opening (title, intro, goals): before its first
+    code cell or sub-section."""
     docname = app.env.docname
     section = next(iter(doctree.findall(nodes.section)), None)
-    if CHAPTER_RE.fullmatch(docname) and section is not None:
-        section.insert(1, _run_box(docname))  # right under the chapter's title
+    if not CHAPTER_RE.fullmatch(docname) or section is None:
+        return
+    position = next(
+        (
+            i
+            for i, child in enumerate(section.children)
+            if isinstance(child, nodes.section)
+            or (isinstance(child, nodes.container) and "cell" in child["classes"])
+        ),
+        len(section.children),
+    )
+    section.insert(position, _run_box(docname))
 
 
 def setup(app):
