@@ -46,7 +46,15 @@ HARNESS_WORDS = re.compile(
     r"\bstored outputs?\b|\bpapermill\b",
     re.I,
 )
-RUFF_PATHS = ["notebooks", "src", "tests", "benchmarks", "images", "site", "conftest.py"]
+RUFF_PATHS = [
+    "notebooks",
+    "src",
+    "tests",
+    "benchmarks",
+    "images",
+    "site",
+    "conftest.py",
+]
 
 
 def test_there_are_notebooks():

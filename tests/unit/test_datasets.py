@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
+import struct
+import subprocess
+import sys
+import textwrap
+import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -19,10 +26,6 @@ from torchprimer.datasets import ImageLabelsDataset, LabelsFileError, read_label
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "02_datasets_and_transforms.ipynb"
-
-# torchvision 0.29 deprecates its image decoders in favour of TorchCodec; the warning
-# is not ours to test.
-pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
 
 
 def make_folder(root: Path) -> Path:
@@ -58,6 +61,89 @@ def error_for(labels_file: Path, **kwargs) -> str:
     with pytest.raises(LabelsFileError) as info:
         ImageLabelsDataset(labels_file, **kwargs)
     return str(info.value)
+
+
+def png_bytes(
+    width: int,
+    height: int,
+    *,
+    depth: int = 8,
+    color: int = 0,
+    raw: bytes | None = None,
+    idat: bytes | None = None,
+) -> bytes:
+    """A PNG built chunk by chunk: ``raw`` is the filtered pixel rows, or ``idat`` the
+    compressed data as is (to make files whose pixel data ends early)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, depth, color, 0, 0, 0)
+    if idat is None:
+        idat = zlib.compress(raw if raw is not None else b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", idat)
+        + chunk(b"IEND", b"")
+    )
+
+
+# Files that crash torchvision's decoder or would need gigabytes to decode. They are
+# all tried in one fresh interpreter, so that a segmentation fault fails these tests
+# instead of killing pytest (and one interpreter start-up is enough).
+DANGEROUS = {
+    "pixel data ends early": (20, 20),
+    "60 megapixels": (10_000, 6_000),
+    "400 megapixels": (20_000, 20_000),
+}
+CONSTRUCT_EACH = """
+import json, sys
+from torchprimer.datasets import ImageLabelsDataset, LabelsFileError
+messages = []
+for labels_file in sys.argv[1:]:
+    try:
+        ImageLabelsDataset(labels_file)
+        messages.append(None)
+    except LabelsFileError as err:
+        messages.append(str(err))
+print(json.dumps(messages))
+"""
+
+
+@pytest.fixture(scope="module")
+def dangerous(tmp_path_factory) -> dict[str, tuple[Path, Path, str | None]]:
+    """case -> (labels file, image, the LabelsFileError message or None).
+
+    Each image is a grayscale PNG whose header promises width x height pixels but whose
+    data holds five bytes: decoding it fails as "truncated", so a message about its
+    size proves that nothing was decoded.
+    """
+    cases = {}
+    for index, (case, (width, height)) in enumerate(DANGEROUS.items()):
+        labels_file = make_folder(tmp_path_factory.mktemp("dangerous") / f"case{index}")
+        image = labels_file.parent / "images" / "bad.png"
+        image.write_bytes(png_bytes(width, height, idat=zlib.compress(b"\x00" * 5)))
+        labels_file.write_text(
+            "images/red.jpg warm\nimages/bad.png cold\n", encoding="utf-8"
+        )
+        cases[case] = (labels_file, image)
+    result = subprocess.run(
+        [sys.executable, "-c", CONSTRUCT_EACH, *(str(f) for f, _ in cases.values())],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, (
+        f"the interpreter died with exit status {result.returncode} "
+        f"(-11 is a segmentation fault):\n{result.stderr[-2000:]}"
+    )
+    messages = json.loads(result.stdout)
+    return {
+        case: (labels_file, image, message)
+        for (case, (labels_file, image)), message in zip(cases.items(), messages)
+    }
 
 
 # ---------------------------------------------------------------- good input
@@ -201,9 +287,13 @@ def test_listed_image_does_not_exist(labels):
     )
 
 
-def test_image_that_is_a_folder_is_reported_as_missing(labels):
+def test_image_that_is_a_folder_is_reported_as_a_folder(labels):
+    # updated deliberately: it used to say "does not exist", which sends the reader
+    # looking for a missing file
     labels.write_text("images warm\n", encoding="utf-8")
-    assert error_for(labels).startswith(f"{labels}:1: image ")
+    message = error_for(labels)
+    assert message.startswith(f"{labels}:1: image ")
+    assert "is a folder, not a file" in message
 
 
 @pytest.mark.parametrize("kind", ["text", "truncated-jpeg", "empty-file"])
@@ -263,6 +353,270 @@ def test_errors_are_value_errors(tmp_path):
         ImageLabelsDataset(tmp_path / "missing.txt")
 
 
+# ------------------------------------------- defects found by bad-input testing
+
+
+def test_png_whose_pixel_data_ends_early_is_an_error_not_a_crash(dangerous):
+    # torchvision 0.29's decode_image dies with a segmentation fault on this file
+    # (with verify=True that killed the Jupyter kernel); Pillow reports it as truncated
+    labels_file, image, message = dangerous["pixel data ends early"]
+    assert message is not None
+    assert message.startswith(f"{labels_file}:2: {image} is not a readable image (")
+    assert "truncated" in message and "delete the line" in message
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("60 megapixels", "10000x6000 = 60,000,000 pixels, more than max_pixels="),
+        ("400 megapixels", "has too many pixels to decode safely"),  # Pillow's limit
+    ],
+)
+def test_an_image_with_too_many_pixels_is_refused_before_decoding(
+    dangerous, case, expected
+):
+    # a real 20000x20000 PNG of zeros is 389 KB and takes 1.8 GB to decode
+    labels_file, image, message = dangerous[case]
+    assert message is not None
+    assert message.startswith(f"{labels_file}:2: {image} ")
+    assert expected in message and "truncated" not in message
+
+
+def test_max_pixels_can_be_lowered_and_raised(labels):
+    message = error_for(labels, max_pixels=95)  # red.jpg is 12 x 8 = 96 pixels
+    assert message.startswith(f"{labels}:3: ")
+    assert "12x8 = 96 pixels, more than max_pixels=95" in message
+    assert "shrink the image or raise max_pixels" in message
+    assert len(ImageLabelsDataset(labels, max_pixels=96)) == 4
+
+
+def test_16_bit_grayscale_png_is_scaled_to_uint8_not_clipped(labels):
+    values = np.array([[0, 255, 256, 32896, 65535]], dtype=np.uint16)
+    Image.fromarray(values).save(labels.parent / "images" / "deep.png")  # 16-bit
+    labels.write_text("images/deep.png cold\n", encoding="utf-8")
+    image, _ = ImageLabelsDataset(labels)[0]
+    assert image.dtype == torch.uint8 and image.shape == (3, 1, 5)
+    assert image[0].flatten().tolist() == [0, 0, 1, 128, 255]  # the high byte
+    assert torch.equal(image[0], image[2])
+
+
+def test_16_bit_rgb_png_is_uint8_and_batches_with_8_bit_images(labels):
+    pixels = np.array([[[65535, 0, 32896], [257, 512, 1000]]], dtype=">u2")
+    raw = b"\x00" + pixels.tobytes()  # one row, filter type 0
+    (labels.parent / "images" / "deep.png").write_bytes(
+        png_bytes(2, 1, depth=16, color=2, raw=raw)
+    )
+    labels.write_text("images/red.jpg warm\nimages/deep.png cold\n", encoding="utf-8")
+    dataset = ImageLabelsDataset(labels, transform=v2.Resize((4, 4)))
+    assert dataset.load_image(1)[:, 0, :].T.tolist() == [[255, 0, 128], [1, 2, 3]]
+    X, _ = next(iter(DataLoader(dataset, batch_size=2)))
+    assert X.dtype == torch.uint8 and X.shape == (2, 3, 4, 4)
+
+
+def test_32_bit_images_are_refused(labels):
+    Image.new("I", (3, 3), 70_000).save(labels.parent / "images" / "wide.tif")
+    labels.write_text("images/wide.tif cold\n", encoding="utf-8")
+    message = error_for(labels)
+    assert message.startswith(f"{labels}:1: ")
+    assert "32-bit pixels (Pillow mode I)" in message and "8-bit" in message
+
+
+def test_palette_cmyk_and_gray_alpha_images_become_uint8_rgb(labels):
+    folder = labels.parent / "images"
+    Image.new("P", (4, 3), 7).save(folder / "palette.gif")
+    Image.new("CMYK", (4, 3), (0, 255, 255, 0)).save(folder / "cmyk.jpg")
+    Image.new("LA", (4, 3), (90, 128)).save(folder / "gray_alpha.png")
+    labels.write_text(
+        "images/palette.gif a\nimages/cmyk.jpg b\nimages/gray_alpha.png c\n",
+        encoding="utf-8",
+    )
+    dataset = ImageLabelsDataset(labels)
+    images = [dataset.load_image(i) for i in range(3)]
+    assert all(i.shape == (3, 3, 4) and i.dtype == torch.uint8 for i in images)
+    assert images[1][:, 0, 0].tolist()[0] > 200  # CMYK red is red in RGB
+    assert images[2][:, 0, 0].tolist() == [90, 90, 90]
+
+
+def test_classes_argument_fixes_the_names_and_their_order(labels):
+    dataset = ImageLabelsDataset(labels, classes=["warm", "cold", "unused"])
+    assert dataset.classes == ["warm", "cold", "unused"]
+    assert dataset.class_to_idx == {"warm": 0, "cold": 1, "unused": 2}
+    assert dataset.targets == [0, 1, 1, 0]
+
+
+@pytest.mark.parametrize(
+    ("label", "hint"),
+    [
+        ("wram", " (did you mean 'warm'?)"),
+        ("Cold", " (did you mean 'cold'?)"),
+        ("x", ""),
+    ],
+)
+def test_a_label_not_in_classes_names_file_line_and_the_closest_class(
+    labels, label, hint
+):
+    labels.write_text(
+        f"images/red.jpg warm\n# note\nimages/green.jpg {label}\n", encoding="utf-8"
+    )
+    message = error_for(labels, classes=["cold", "warm"])
+    assert message == (
+        f"{labels}:3: label {label!r} is not one of classes=['cold', 'warm']{hint}; "
+        "fix the label or add it to classes"
+    )
+
+
+@pytest.mark.parametrize(
+    ("first", "second"), [("cat", "Cat"), ("t-shirt", "T_shirt"), ("7", "07")]
+)
+def test_labels_that_differ_only_in_spelling_are_reported(labels, first, second):
+    # without this check each spelling silently became a class of its own
+    labels.write_text(
+        f"images/red.jpg {first}\nimages/gray.png other\nimages/green.jpg {second}\n",
+        encoding="utf-8",
+    )
+    message = error_for(labels)
+    assert message.startswith(
+        f"{labels}:3: label {second!r} looks like {first!r} (line 1) spelled "
+        "differently; use one spelling"
+    )
+    assert "classes=[...]" in message
+    assert len(ImageLabelsDataset(labels, classes=[first, second, "other"])) == 3
+
+
+def test_integer_labels_sort_numerically(labels):
+    # sorted as strings, "10" came before "2", so label 2 got index 3
+    folder = labels.parent / "images"
+    for digit in range(11):
+        Image.new("L", (2, 2), digit).save(folder / f"digit{digit}.png")
+    labels.write_text(
+        "".join(
+            f"images/digit{d}.png {d}\n" for d in (2, 10, 0, 1, 3, 4, 5, 6, 7, 8, 9)
+        ),
+        encoding="utf-8",
+    )
+    dataset = ImageLabelsDataset(labels)
+    assert dataset.classes == [str(d) for d in range(11)]
+    assert dataset.targets[:3] == [2, 10, 0]
+
+
+def test_mixed_labels_sort_as_strings(labels):
+    labels.write_text(
+        "images/red.jpg 10\nimages/gray.png 2\nimages/green.jpg b\n", encoding="utf-8"
+    )
+    assert ImageLabelsDataset(labels).classes == ["10", "2", "b"]
+
+
+@pytest.mark.parametrize(
+    ("classes", "error"),
+    [
+        ("cold warm", TypeError),
+        (["cold", 1], TypeError),
+        ([], ValueError),
+        (["cold", "warm", "cold"], ValueError),
+    ],
+)
+def test_a_bad_classes_argument_is_refused(labels, classes, error):
+    with pytest.raises(error, match="classes must"):
+        ImageLabelsDataset(labels, classes=classes)
+
+
+SEPARATE = "delete it (separate the path and the label with spaces or a tab)"
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "described", "fix"),
+    [
+        (
+            b"images/red.jpg warm\nimages/gr\x00een.jpg warm\n",
+            2,
+            "U+0000, NUL",
+            "is the file UTF-16? save it as UTF-8",
+        ),
+        (
+            "images/red.jpg warm\n".encode("utf-16-le"),
+            1,
+            "U+0000, NUL",
+            "is the file UTF-16? save it as UTF-8",
+        ),
+        (
+            b"images/red.jpg warm\nimages/green.jpg\x0cwarm\n",
+            2,
+            "U+000C, form feed",
+            SEPARATE,
+        ),
+        ("images/red.jpg\u2028warm\n".encode(), 1, "U+2028, line separator", SEPARATE),
+        ("images/red.jpg\u00a0warm\n".encode(), 1, "U+00A0, no-break space", SEPARATE),
+        (
+            "images/red.jpg warm\u200b\n".encode(),
+            1,
+            "U+200B, zero width space",
+            SEPARATE,
+        ),
+        (b"images/red.jpg\x1fwarm\n", 1, "U+001F, control code", SEPARATE),
+        (
+            b"images/red.jpg warm\rimages/green.jpg warm\r",
+            1,
+            "U+000D, carriage return",
+            "save the file with \\n or \\r\\n line ends",
+        ),
+    ],
+    ids=["nul", "utf-16", "ff", "u2028", "nbsp", "zero-width", "us", "cr-only"],
+)
+def test_an_invisible_character_names_file_and_line(
+    labels, content, line, described, fix
+):
+    # a NUL byte used to end in "embedded null byte" with no file or line
+    labels.write_bytes(content)
+    message = error_for(labels)
+    assert message.startswith(f"{labels}:{line}: invisible character ({described}) in ")
+    assert message.endswith(f"; {fix}")
+
+
+def test_form_feed_and_line_separator_do_not_shift_line_numbers(labels):
+    # str.splitlines() also ends a line at \f, \v, \x1c-\x1e, \x85, U+2028 and U+2029
+    labels.write_text(
+        "images/red.jpg warm\n# page\x0cbreak \x0b\x1c\x1d\x1e\x85\u2028\u2029\n"
+        "images/nope.jpg warm\n",
+        encoding="utf-8",
+    )
+    assert error_for(labels).startswith(f"{labels}:3: image ")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_not_a_regular_file(labels):
+    # it used to be reported as "does not exist"; opening it would block forever
+    fifo = labels.parent / "pipe"
+    os.mkfifo(fifo)
+    message = error_for(fifo)
+    assert message.startswith(f"{fifo}: labels file is not a regular file")
+    assert "named pipe" in message
+    labels.write_text("images/red.jpg warm\npipe cold\n", encoding="utf-8")
+    message = error_for(labels)
+    assert message.startswith(f"{labels}:2: image {fifo} is not a regular file")
+
+
+@pytest.mark.skipif(not Path("/dev/null").exists(), reason="no /dev/null here")
+def test_a_device_is_not_a_regular_file(labels):
+    assert "not a regular file (it is a device" in error_for(Path("/dev/null"))
+    labels.write_text("images/red.jpg warm\n/dev/zero cold\n", encoding="utf-8")
+    assert error_for(labels).startswith(
+        f"{labels}:2: image /dev/zero is not a regular file (it is a device"
+    )
+
+
+def test_a_folder_given_as_labels_file(labels):
+    message = error_for(labels.parent)
+    assert message.startswith(f"{labels.parent}: labels file is a folder, not a file")
+
+
+def test_an_image_deleted_after_construction_names_file_and_line(labels):
+    dataset = ImageLabelsDataset(labels, verify=False)
+    (labels.parent / "images" / "gray.png").unlink()
+    with pytest.raises(LabelsFileError, match=re.escape(f"{labels}:5: ")) as info:
+        dataset[1]
+    assert "gray.png does not exist" in str(info.value)
+
+
 # ---------------------------------------------------------------- taught in notebook 02
 
 
@@ -275,20 +629,39 @@ def _definitions(source: str) -> dict[str, str]:
     }
 
 
-def test_notebook_teaches_exactly_the_module_code():
+FENCE = re.compile(r"```python\n(.*?)```", re.S)
+EXCERPT = "# torchprimer/datasets.py"
+
+
+def test_notebook_shows_exactly_the_module_code():
+    """Notebook 02 writes a simple Dataset of its own, then shows the robust version in
+    parts: whatever it defines under a module name equals the module, and every excerpt
+    (a markdown block starting with the EXCERPT comment) occurs in the module
+    verbatim."""
     cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    sources = [
+        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        for c in cells
+    ]
     taught: dict[str, str] = {}
-    for cell in cells:
-        if cell["cell_type"] == "code":
-            source = (
-                "".join(cell["source"])
-                if isinstance(cell["source"], list)
-                else cell["source"]
-            )
-            if not source.lstrip().startswith(("%", "!")):
-                taught.update(_definitions(source))
-    module = _definitions(Path(tpdatasets.__file__).read_text(encoding="utf-8"))
-    for name in ("LabelsFileError", "read_labels_file", "ImageLabelsDataset"):
-        assert taught.get(name) == module[name], (
+    for cell, source in zip(cells, sources):
+        if cell["cell_type"] == "code" and not source.lstrip().startswith(("%", "!")):
+            taught.update(_definitions(source))
+    module_src = Path(tpdatasets.__file__).read_text(encoding="utf-8")
+    module = _definitions(module_src)
+    for name in taught.keys() & module.keys():
+        assert taught[name] == module[name], (
             f"notebook 02 and torchprimer/datasets.py disagree on {name}"
         )
+    excerpts = [
+        block.split("\n", 1)[1]
+        for cell, source in zip(cells, sources)
+        if cell["cell_type"] == "markdown"
+        for block in FENCE.findall(source)
+        if block.startswith(EXCERPT)
+    ]
+    assert excerpts, "notebook 02 shows no part of torchprimer/datasets.py"
+    for body in excerpts:
+        assert any(
+            textwrap.indent(body, " " * indent) in module_src for indent in (0, 4, 8)
+        ), f"this excerpt is not in torchprimer/datasets.py:\n{body}"
