@@ -23,11 +23,8 @@ def show_images(
 ) -> Figure:
     """Plot images in a grid, one title each; return the figure.
 
-    Taught in notebook 02 (datasets and transforms).
-
-    Each image is a (C, H, W) tensor with C = 1 or 3 (uint8, or float in [0, 1]) or an
-    (H, W) tensor; a batch of shape (N, C, H, W) works too. Matplotlib wants (H, W, C)
-    or (H, W), so channels move last and a single channel is squeezed away.
+    Taught in notebook 02 (datasets and transforms). Each image is (C, H, W) with C = 1
+    or 3, or (H, W); uint8, or float in [0, 1]. A batch (N, C, H, W) works too.
     """
     images = list(images)
     nrows = max(1, -(-len(images) // ncols))  # ceiling division
@@ -36,23 +33,13 @@ def show_images(
     )
     for index, ax in enumerate(axes.flat):
         ax.axis("off")
-        if index >= len(images):
-            continue
-        image = images[index].detach().cpu()
-        if image.ndim == 3:
-            image = image.permute(1, 2, 0)  # (C, H, W) -> (H, W, C)
-        if image.ndim == 3 and image.shape[-1] == 1:
-            image = image.squeeze(-1)  # (H, W, 1) -> (H, W)
-        vmax = 1 if image.is_floating_point() else 255
-        if image.is_floating_point():
-            image = image.clamp(0, 1)
-        if (
-            image.ndim == 2
-        ):  # a fixed gray scale, not stretched to each image's own min and max
-            ax.imshow(image.numpy(), cmap="gray", vmin=0, vmax=vmax)
-        else:
-            ax.imshow(image.numpy())
-        if titles is not None:
-            ax.set_title(titles[index])
+        if index < len(images):
+            image = images[index].detach().cpu()
+            if image.ndim == 3:  # matplotlib wants (H, W, C), or (H, W) for gray
+                image = image.permute(1, 2, 0).squeeze(-1)
+            vmax = 1.0 if image.is_floating_point() else 255
+            # a fixed gray scale, not stretched to each image's own min and max
+            ax.imshow(image.clamp(0, vmax).numpy(), cmap="gray", vmin=0, vmax=vmax)
+            ax.set_title(titles[index] if titles is not None else "")
     fig.tight_layout()
     return fig
