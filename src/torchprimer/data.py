@@ -289,36 +289,34 @@ def ensure_fashion_mnist(
 
 
 def fashion_mnist_tensors(
-    root: str | os.PathLike[str], seed: int, val_size: int = 10_000
+    root: str | Path, seed: int, val_size: int = 10_000
 ) -> dict[str, TensorDataset]:
-    """FashionMNIST in memory as tensors: ``"train"``, ``"val"`` and ``"test"`` splits.
-
-    The 60,000 training images are shuffled with a generator seeded by ``seed`` and
-    split into ``val_size`` validation images and the rest for training. Images become
-    float32 of shape (N, 1, 28, 28), standardised with the training split's mean and
-    standard deviation (no statistic leaks from validation or test); labels stay int64.
+    """FashionMNIST in memory: ``"train"``, ``"val"`` and ``"test"`` TensorDatasets of
+    float32 images (N, 1, 28, 28) and int64 labels. ``val_size`` of the 60,000 training
+    images, drawn with ``seed``, are held out for validation. Every image is
+    standardised with the mean and std of the training split only.
 
     Taught in notebook 05 (training).
     """
     ensure_fashion_mnist(root)  # verified files, or an error that says how to get them
-    train = datasets.FashionMNIST(root, train=True, download=True)
-    test = datasets.FashionMNIST(root, train=False, download=True)
-    order = torch.randperm(
-        len(train.targets), generator=torch.Generator().manual_seed(seed)
-    )
-    train_idx, val_idx = order[val_size:], order[:val_size]
-    images = train.data[train_idx].to(torch.float64) / 255
-    mean, std = images.mean().item(), images.std().item()
+    train = datasets.FashionMNIST(root, train=True)
+    test = datasets.FashionMNIST(root, train=False)
+    if not 0 < val_size < len(train.targets):
+        raise ValueError(
+            f"val_size must be 1 to {len(train.targets) - 1}, not {val_size}"
+        )
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(train.targets), generator=generator)
+    val_idx, train_idx = order[:val_size], order[val_size:]
+    std, mean = torch.std_mean(train.data[train_idx].double() / 255)
 
-    def standardise(data: torch.Tensor) -> torch.Tensor:
-        return ((data.float() / 255 - mean) / std).unsqueeze(1)
+    def standardised(data: torch.Tensor, labels: torch.Tensor) -> TensorDataset:
+        return TensorDataset(((data.float() / 255 - mean) / std).unsqueeze(1), labels)
 
     return {
-        "train": TensorDataset(
-            standardise(train.data[train_idx]), train.targets[train_idx]
-        ),
-        "val": TensorDataset(standardise(train.data[val_idx]), train.targets[val_idx]),
-        "test": TensorDataset(standardise(test.data), test.targets),
+        "train": standardised(train.data[train_idx], train.targets[train_idx]),
+        "val": standardised(train.data[val_idx], train.targets[val_idx]),
+        "test": standardised(test.data, test.targets),
     }
 
 
