@@ -11,9 +11,9 @@ them 0600, unreadable for anyone else once renamed into place).
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import time
-from glob import escape
 from pathlib import Path
 
 __all__ = ["remove_stale_temporaries", "temporary_path"]
@@ -42,13 +42,21 @@ def _writer_is_running(pid: int) -> bool:
 def remove_stale_temporaries(folder: Path, name: str) -> list[Path]:
     """Delete the temporaries of ``folder/name`` whose writer no longer runs.
 
-    Returns the paths removed. A temporary without a process id in its name (an older
-    naming scheme) is stale too.
+    Returns the paths removed. Only names of the form ``.<name>.<pid>.<8 hex>.tmp``
+    count (so ``model.pt`` never touches a save of ``model.pt.bak`` in progress), plus
+    ``.<name>.<8 characters>.tmp`` from ``tempfile.mkstemp``, an older naming that
+    carries no process id and is always stale.
     """
+    pattern = re.compile(
+        rf"\.{re.escape(name)}\.(?:(?P<pid>\d+)\.[0-9a-f]{{8}}|[a-z0-9_]{{8}})\.tmp"
+    )
     removed = []
-    for tmp in Path(folder).glob(f".{escape(name)}.*.tmp"):
-        pid = tmp.name[len(name) + 2 :].split(".", 1)[0]
-        if not pid.isdigit():
+    for tmp in Path(folder).iterdir():
+        match = pattern.fullmatch(tmp.name)
+        if match is None:
+            continue
+        pid = match["pid"]
+        if pid is None:
             stale = True
         elif os.name != "nt":
             stale = not _writer_is_running(int(pid))

@@ -260,7 +260,7 @@ def test_temporaries_of_a_killed_fetch_are_removed_on_the_next_run(tmp_path):
     dead.wait()  # a process id that no longer runs
     leftovers = [
         out / f".a-images.{dead.pid}.0badc0de.tmp",  # written by the killed process
-        out / ".a-labels.k3j4h5.tmp",  # the old mkstemp naming
+        out / ".a-labels.k3j4h5x9.tmp",  # the old mkstemp naming
     ]
     for path in leftovers:
         path.write_bytes(b"partial")
@@ -276,3 +276,17 @@ def test_a_temporary_of_a_running_writer_is_kept(tmp_path):
     mine.write_bytes(b"in progress")
     assert remove_stale_temporaries(tmp_path, "x.pt") == []
     assert mine.exists()
+
+
+def test_stale_cleanup_leaves_other_files_with_a_longer_name_alone(tmp_path):
+    """Cleaning up after model.pt must not delete a save of model.pt.bak in progress,
+    nor anything that is not a temporary."""
+    from torchprimer._files import remove_stale_temporaries
+
+    other = tmp_path / ".model.pt.bak.1.0badc0de.tmp"  # pid 1 runs: but a name apart
+    unrelated = tmp_path / ".model.pt.notes.tmp"
+    stale = tmp_path / ".model.pt.999999999.0badc0de.tmp"  # no such process
+    for path in (other, unrelated, stale):
+        path.write_bytes(b"x")
+    assert remove_stale_temporaries(tmp_path, "model.pt") == [stale]
+    assert other.exists() and unrelated.exists()
