@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import torch
 from torch import nn
-from tqdm import tqdm
+from tqdm.auto import tqdm  # a live widget in JupyterLab, text elsewhere
 
 __all__ = ["train_one_epoch", "evaluate", "predict", "fit"]
 
