@@ -31,7 +31,8 @@ from torchvision import datasets
 from torchvision.transforms import ToTensor
 
 from torchprimer.data import ensure_fashion_mnist
-from torchprimer.engine import TensorLoader, evaluate, fit
+from torchprimer.engine import evaluate, fit
+from torchprimer.loaders import TensorLoader
 from torchprimer.models import MLP
 from torchprimer.seeding import make_generator
 

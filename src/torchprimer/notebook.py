@@ -120,6 +120,9 @@ RULES: dict[str, Rule] = {
     "DATA_ROOT": Rule(_path, "a folder path as a str, such as '../data'"),
     "MODELS_DIR": Rule(_path, "a folder path as a str, such as '../models'"),
     "LABELS_FILE": Rule(_path, "a file path as a str"),
+    "PATIENCE": Rule(
+        _integer(1, 1000), "an int from 1 to 1000 (epochs without a new best)"
+    ),
 }
 
 

@@ -30,6 +30,20 @@ SMOKE_PARAMETERS: dict[str, dict[str, Any]] = {
     "03": {"SEED": 1},
     "04": {"SEED": 1},
     "05": {"SEED": 1, "NUM_EPOCHS": 1, "TRAIN_SUBSET": 2000, "BATCH_SIZE": 64},
+    "07": {
+        "SEED": 1,
+        "TRAIN_SUBSET": 1000,
+        "BATCH_SIZE": 128,
+        "NUM_EPOCHS": 1,
+        "NUM_WORKERS": 0,
+    },
+    "08": {
+        "SEED": 1,
+        "TRAIN_SUBSET": 2000,
+        "BATCH_SIZE": 128,
+        "NUM_EPOCHS": 2,
+        "PATIENCE": 1,
+    },
 }
 
 

@@ -1,0 +1,543 @@
+"""Tests for torchprimer.checkpoints on small fabricated data (no dataset needed)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import random
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from torchprimer import checkpoints
+from torchprimer.checkpoints import (
+    CheckpointError,
+    atomic_save,
+    check_steps_left,
+    epochs_since_best,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+    train_with_checkpoints,
+)
+from torchprimer.engine import evaluate, train_one_epoch
+from torchprimer.loaders import TensorLoader
+
+CPU = torch.device("cpu")
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = ROOT / "notebooks" / "08_checkpoints_and_resuming.ipynb"
+
+
+def small_problem(n: int = 192, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """A learnable 3-class problem: the class is the argmax of a fixed linear map of the
+    input."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, 20, generator=g)
+    W = torch.randn(20, 3, generator=g)
+    return X, (X @ W).argmax(dim=1)
+
+
+def make_run(seed: int = 0, num_epochs: int = 4, batch_size: int = 32, lr=1e-2):
+    """Model (with dropout, so the global RNG matters), AdamW, a per-step OneCycleLR
+    and a shuffling loader, all seeded."""
+    torch.manual_seed(seed)
+    model = nn.Sequential(
+        nn.Linear(20, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 3)
+    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    X, y = small_problem()
+    generator = torch.Generator().manual_seed(seed)
+    loader = TensorLoader(
+        X, y, batch_size=batch_size, shuffle=True, generator=generator
+    )
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=lr, total_steps=num_epochs * len(loader)
+    )
+    val_loader = TensorLoader(X[:64], y[:64], batch_size=50)
+    return model, optimizer, scheduler, loader, val_loader, generator
+
+
+def train(model, optimizer, scheduler, loader, epochs):
+    for _ in range(epochs):
+        train_one_epoch(model, loader, nn.CrossEntropyLoss(), optimizer, CPU, scheduler)
+
+
+def same_weights(a: nn.Module, b: nn.Module) -> bool:
+    return all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def disturb_random_states() -> None:
+    torch.manual_seed(12345)
+    torch.rand(100)
+    random.random()
+    np.random.rand(3)
+
+
+# --- exact resume ---------------------------------------------------------------------
+
+
+def test_resume_equals_uninterrupted_run_exactly(tmp_path):
+    model, optimizer, scheduler, loader, _, _ = make_run(num_epochs=4)
+    train(model, optimizer, scheduler, loader, 4)
+
+    model_a, optimizer_a, scheduler_a, loader_a, _, gen_a = make_run(num_epochs=4)
+    train(model_a, optimizer_a, scheduler_a, loader_a, 2)
+    path = save_checkpoint(
+        tmp_path / "ckpt.pt", model_a, optimizer_a, scheduler_a, 2, gen_a, [{"e": 1}]
+    )
+    disturb_random_states()  # whatever happens in between must not matter
+
+    # a fresh process builds everything anew (another seed on purpose) and loads
+    model_b, optimizer_b, scheduler_b, loader_b, _, gen_b = make_run(seed=99)
+    checkpoint = load_checkpoint(path, model_b, optimizer_b, scheduler_b, gen_b)
+    assert checkpoint["epoch"] == 2 and checkpoint["history"] == [{"e": 1}]
+    train(model_b, optimizer_b, scheduler_b, loader_b, 2)
+
+    assert same_weights(model, model_b)
+    assert scheduler_b.get_last_lr() == scheduler.get_last_lr()
+
+
+def test_resume_with_a_dataloader_is_exact_too(tmp_path):
+    """A DataLoader draws its worker base seed and its permutation from its generator;
+    restoring the generator's state restores both."""
+    X, y = small_problem()
+
+    def run(seed: int, epochs: int, checkpoint=None):
+        model, optimizer, scheduler, *_ = make_run(seed=seed)
+        generator = torch.Generator().manual_seed(seed)
+        loader = DataLoader(
+            TensorDataset(X, y), batch_size=32, shuffle=True, generator=generator
+        )
+        if checkpoint is not None:
+            load_checkpoint(checkpoint, model, optimizer, scheduler, generator)
+        train(model, optimizer, scheduler, loader, epochs)
+        return model, optimizer, scheduler, generator
+
+    model, *_ = run(seed=0, epochs=4)
+    model_a, optimizer_a, scheduler_a, generator_a = run(seed=0, epochs=2)
+    path = save_checkpoint(
+        tmp_path / "c.pt", model_a, optimizer_a, scheduler_a, 2, generator_a
+    )
+    disturb_random_states()
+    model_b, *_ = run(seed=99, epochs=2, checkpoint=path)
+    assert same_weights(model, model_b)
+
+
+def test_resume_without_generator_state_differs(tmp_path):
+    """The test above can fail: skipping the loader's generator state changes the
+    run."""
+    model, optimizer, scheduler, loader, _, _ = make_run()
+    train(model, optimizer, scheduler, loader, 4)
+    model_a, optimizer_a, scheduler_a, loader_a, _, _ = make_run()
+    train(model_a, optimizer_a, scheduler_a, loader_a, 2)
+    path = save_checkpoint(tmp_path / "ckpt.pt", model_a, optimizer_a, scheduler_a, 2)
+    model_b, optimizer_b, scheduler_b, loader_b, _, gen_b = make_run(seed=99)
+    load_checkpoint(path, model_b, optimizer_b, scheduler_b, gen_b)
+    train(model_b, optimizer_b, scheduler_b, loader_b, 2)
+    assert not same_weights(model, model_b)
+
+
+def test_train_with_checkpoints_resumes_exactly(tmp_path):
+    loss_fn = nn.CrossEntropyLoss()
+    model, optimizer, scheduler, loader, val_loader, _ = make_run()
+    full = train_with_checkpoints(
+        model, loader, val_loader, loss_fn, optimizer, scheduler, CPU, 4, tmp_path / "a"
+    )
+    model_a, optimizer_a, scheduler_a, loader_a, val_a, _ = make_run()
+    train_with_checkpoints(
+        model_a, loader_a, val_a, loss_fn, optimizer_a, scheduler_a, CPU, 2, tmp_path
+    )
+    disturb_random_states()
+    model_b, optimizer_b, scheduler_b, loader_b, val_b, gen_b = make_run(seed=99)
+    checkpoint = load_checkpoint(
+        tmp_path / "last.pt", model_b, optimizer_b, scheduler_b, gen_b
+    )
+    resumed = train_with_checkpoints(
+        *(model_b, loader_b, val_b, loss_fn, optimizer_b, scheduler_b, CPU, 4),
+        tmp_path,
+        history=checkpoint["history"],
+    )
+    assert [row["epoch"] for row in full] == [1, 2, 3, 4]
+    assert resumed == full
+    assert same_weights(model, model_b)
+    assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 4
+
+
+def test_checkpoint_restores_rng_states(tmp_path):
+    model, optimizer, scheduler, _, _, generator = make_run()
+    random.seed(1)
+    np.random.seed(1)
+    torch.manual_seed(1)
+    path = save_checkpoint(tmp_path / "c.pt", model, optimizer, scheduler, 0, generator)
+    expected = (
+        random.random(),
+        np.random.rand(),
+        torch.rand(1),
+        torch.rand(1, generator=generator),
+    )
+    random.seed(2)
+    np.random.seed(2)
+    torch.manual_seed(2)
+    torch.rand(5, generator=generator)
+    load_checkpoint(path, model, optimizer, scheduler, generator)
+    got = (
+        random.random(),
+        np.random.rand(),
+        torch.rand(1),
+        torch.rand(1, generator=generator),
+    )
+    assert got[:2] == expected[:2]
+    assert torch.equal(got[2], expected[2]) and torch.equal(got[3], expected[3])
+
+
+def test_checkpoint_loads_with_weights_only_and_map_location(tmp_path):
+    model, optimizer, scheduler, _, _, generator = make_run()
+    path = save_checkpoint(
+        tmp_path / "c.pt", model, optimizer, scheduler, 3, generator, [{"epoch": 1}]
+    )
+    seen_locations = []
+
+    def to_cpu(storage, location):
+        seen_locations.append(location)
+        return storage
+
+    checkpoint = torch.load(path, weights_only=True, map_location=to_cpu)
+    assert checkpoint["epoch"] == 3 and checkpoint["history"] == [{"epoch": 1}]
+    assert set(seen_locations) == {"cpu"}
+    assert set(checkpoint) == {
+        "epoch",
+        "model",
+        "optimizer",
+        "optimizer_class",
+        "scheduler",
+        "scheduler_class",
+        "rng",
+        "history",
+    }
+    assert (checkpoint["optimizer_class"], checkpoint["scheduler_class"]) == (
+        "AdamW",
+        "OneCycleLR",
+    )
+
+
+def test_a_checkpoint_in_the_older_format_still_loads(tmp_path):
+    """Files written before the class names were saved have no such keys."""
+    model, optimizer, scheduler, _, _, generator = make_run()
+    path = save_checkpoint(tmp_path / "c.pt", model, optimizer, scheduler, 1, generator)
+    old = torch.load(path, weights_only=True)
+    del old["optimizer_class"], old["scheduler_class"]
+    torch.save(old, path)
+    assert load_checkpoint(path, *make_run()[:3])["epoch"] == 1
+
+
+# --- atomic saves ---------------------------------------------------------------------
+
+
+def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    model, optimizer, scheduler, _, _, generator = make_run()
+    path = tmp_path / "ckpt.pt"
+    save_checkpoint(path, model, optimizer, scheduler, 1, generator)
+    good_bytes = path.read_bytes()
+
+    def crash_midway(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")  # a partial write, then the process "dies"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoints.torch, "save", crash_midway)
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, model, optimizer, scheduler, 2, generator)
+    monkeypatch.undo()
+
+    assert path.read_bytes() == good_bytes, "the old checkpoint must survive"
+    assert os.listdir(tmp_path) == ["ckpt.pt"], "no temporary file may be left behind"
+    assert torch.load(path, weights_only=True)["epoch"] == 1
+
+
+def test_save_checkpoint_creates_the_folder_and_replaces_an_old_file(tmp_path):
+    model, optimizer, scheduler, _, _, generator = make_run()
+    path = tmp_path / "new" / "dir" / "ckpt.pt"
+    save_checkpoint(path, model, optimizer, scheduler, 1, generator)
+    save_checkpoint(path, model, optimizer, scheduler, 2, generator)
+    assert torch.load(path, weights_only=True)["epoch"] == 2
+    assert os.listdir(path.parent) == ["ckpt.pt"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o002])
+def test_saved_files_get_the_permissions_the_umask_allows(tmp_path, umask):
+    """Defect: mkstemp made every checkpoint 0600, unreadable for anyone else."""
+    old = os.umask(umask)
+    try:
+        path = atomic_save({"x": torch.zeros(2)}, tmp_path / "c.pt")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
+
+
+def test_a_killed_save_leaves_a_temporary_that_the_next_save_removes(tmp_path):
+    """Defect: ``kill -9`` during a save left hidden .tmp files forever."""
+    path = tmp_path / "ckpt.pt"
+    killed_mid_save = textwrap.dedent(
+        f"""
+        import os, signal, torch
+        from torchprimer import checkpoints
+
+        def save_then_die(obj, f):
+            f.write(b"x" * 100_000)
+            f.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        torch.save = save_then_die
+        checkpoints.atomic_save({{"a": 1}}, {str(path)!r})
+        """
+    )
+    for _ in range(3):  # each killed save removes the leftover of the one before
+        done = subprocess.run([sys.executable, "-c", killed_mid_save], check=False)
+        assert done.returncode == -9
+        leftovers = list(tmp_path.iterdir())
+        assert len(leftovers) == 1 and leftovers[0].name.startswith(".ckpt.pt.")
+        assert leftovers[0].stat().st_size == 100_000
+    # an older naming scheme (tempfile.mkstemp) and another checkpoint's temporary
+    (tmp_path / ".ckpt.pt.k2j_x9aq.tmp").write_bytes(b"old")
+    (tmp_path / f".other.pt.{os.getpid()}.0123abcd.tmp").write_bytes(b"in use")
+
+    atomic_save({"a": 2}, path)
+
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f".other.pt.{os.getpid()}.0123abcd.tmp",
+        "ckpt.pt",
+    ]
+    assert torch.load(path, weights_only=True) == {"a": 2}
+
+
+def test_a_temporary_of_a_save_still_running_is_kept(tmp_path):
+    in_flight = tmp_path / f".ckpt.pt.{os.getpid()}.0123abcd.tmp"
+    in_flight.write_bytes(b"being written")
+    atomic_save({"a": 1}, tmp_path / "ckpt.pt")
+    assert in_flight.exists()
+
+
+# --- bad input: refused with a message that names the file and says what to do --------
+
+
+def test_an_empty_file_is_refused_with_a_clear_message(tmp_path):
+    """Defect: a 0-byte file raised EOFError with an empty message."""
+    path = tmp_path / "ckpt.pt"
+    path.touch()
+    with pytest.raises(CheckpointError, match=r"ckpt\.pt is empty \(0 bytes\)") as err:
+        load_checkpoint(path, *make_run()[:3])
+    assert "Resume from another checkpoint, or train from the start" in str(err.value)
+
+
+@pytest.mark.parametrize("cut", ["half", "tail"])
+def test_a_truncated_file_is_refused_with_a_clear_message(tmp_path, cut):
+    """torch.load reports a cut-off zip file as 'OSError: [Errno 22] Invalid
+    argument'."""
+    model, optimizer, scheduler, _, _, generator = make_run()
+    path = save_checkpoint(tmp_path / "c.pt", model, optimizer, scheduler, 1, generator)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2] if cut == "half" else data[:-10])
+    with pytest.raises(CheckpointError, match=r"c\.pt cannot be loaded .*damaged"):
+        read_checkpoint(path)
+
+
+def test_a_file_that_is_not_a_torch_file_is_refused(tmp_path):
+    path = tmp_path / "notes.pt"
+    path.write_text("hello")  # torch.load: KeyError: '101'
+    with pytest.raises(CheckpointError, match=r"notes\.pt cannot be loaded"):
+        read_checkpoint(path)
+
+
+def test_a_weights_only_file_is_refused_with_what_to_do_instead(tmp_path):
+    """Defect: a bare state_dict gave ``KeyError: 'model'``."""
+    model, optimizer, scheduler, *_ = make_run()
+    path = tmp_path / "weights.pt"
+    torch.save(model.state_dict(), path)
+    before = [p.clone() for p in model.parameters()]
+    with pytest.raises(CheckpointError, match="holds only weights") as err:
+        load_checkpoint(path, model, optimizer, scheduler)
+    assert "weights.pt" in str(err.value)
+    assert "model.load_state_dict(torch.load(path, weights_only=True))" in str(
+        err.value
+    )
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_some_other_dict_is_refused(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"epoch": 3, "note": "not a checkpoint"}, path)
+    with pytest.raises(CheckpointError, match=r"other\.pt was not written by save_"):
+        read_checkpoint(path)
+
+
+def test_an_adamw_checkpoint_is_refused_by_sgd_before_anything_loads(tmp_path):
+    """Defect: the AdamW state loaded into SGD, whose first step then raised
+    ``KeyError: 'momentum'``."""
+    model, optimizer, scheduler, _, _, generator = make_run()
+    path = save_checkpoint(tmp_path / "c.pt", model, optimizer, scheduler, 1, generator)
+    torch.manual_seed(5)
+    fresh = nn.Sequential(
+        nn.Linear(20, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 3)
+    )
+    before = [p.clone() for p in fresh.parameters()]
+    sgd = torch.optim.SGD(fresh.parameters(), lr=0.1, momentum=0.9)
+    with pytest.raises(
+        CheckpointError,
+        match="the optimizer AdamW, but the optimizer you passed is SGD",
+    ):
+        load_checkpoint(path, fresh, sgd)
+    assert all(torch.equal(a, b) for a, b in zip(before, fresh.parameters()))
+    assert "momentum" in sgd.param_groups[0], "the SGD optimizer must be untouched"
+
+
+def test_a_scheduler_of_another_class_is_refused(tmp_path):
+    model, optimizer, scheduler, _, _, generator = make_run()
+    path = save_checkpoint(tmp_path / "c.pt", model, optimizer, scheduler, 1, generator)
+    model_b, optimizer_b, *_ = make_run()
+    cosine = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer_b, T_max=10)
+    with pytest.raises(
+        CheckpointError,
+        match="the scheduler OneCycleLR, but the scheduler you passed is Cosine",
+    ):
+        load_checkpoint(path, model_b, optimizer_b, cosine)
+
+
+# --- resuming with more epochs than the schedule has ----------------------------------
+
+
+def test_a_longer_schedule_than_the_saved_one_is_refused_at_load(tmp_path):
+    """Defect: loading put the saved total_steps back, and training then stopped
+    part-way with 'Tried to step 5 times'."""
+    model, optimizer, scheduler, _, _, generator = make_run(num_epochs=4)
+    path = save_checkpoint(tmp_path / "c.pt", model, optimizer, scheduler, 2, generator)
+    model_b, optimizer_b, scheduler_b, *_ = make_run(num_epochs=6)
+    with pytest.raises(CheckpointError, match="total_steps=24, but yours has 36") as e:
+        load_checkpoint(path, model_b, optimizer_b, scheduler_b)
+    assert "load with scheduler=None" in str(e.value)
+    assert scheduler_b.total_steps == 36
+
+
+def test_more_epochs_than_the_schedule_covers_fail_before_any_step(tmp_path):
+    loss_fn = nn.CrossEntropyLoss()
+    model, optimizer, scheduler, loader, val_loader, _ = make_run(num_epochs=4)
+    before = [p.clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match="needs 36 more scheduler steps, but this"):
+        train_with_checkpoints(
+            model, loader, val_loader, loss_fn, optimizer, scheduler, CPU, 6, tmp_path
+        )
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert not (tmp_path / "last.pt").exists()
+
+
+def test_training_longer_with_a_new_schedule_works(tmp_path):
+    """The way the error message suggests: load without the old scheduler, then give
+    the extra epochs a schedule of their own."""
+    loss_fn = nn.CrossEntropyLoss()
+    model, optimizer, scheduler, loader, val_loader, _ = make_run(num_epochs=4)
+    train_with_checkpoints(
+        model, loader, val_loader, loss_fn, optimizer, scheduler, CPU, 4, tmp_path
+    )
+    model_b, optimizer_b, _, loader_b, val_b, gen_b = make_run(num_epochs=4)
+    checkpoint = load_checkpoint(
+        tmp_path / "last.pt", model_b, optimizer_b, None, gen_b
+    )
+    extra = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer_b, max_lr=1e-3, total_steps=2 * len(loader_b)
+    )
+    history = train_with_checkpoints(
+        *(model_b, loader_b, val_b, loss_fn, optimizer_b, extra, CPU, 6, tmp_path),
+        history=checkpoint["history"],
+    )
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4, 5, 6]
+    assert extra.last_epoch == extra.total_steps
+
+
+def test_check_steps_left_ignores_schedules_without_a_fixed_length():
+    _, optimizer, *_ = make_run()
+    check_steps_left(None, 10**6)
+    check_steps_left(torch.optim.lr_scheduler.StepLR(optimizer, 1), 10**6)
+
+
+# --- best checkpoint and early stopping -----------------------------------------------
+
+
+def test_epochs_since_best_counts_from_the_first_best_value():
+    rows = [{"val_accuracy": a} for a in (0.5, 0.7, 0.6, 0.7)]
+    assert epochs_since_best(rows[:2]) == 0
+    assert epochs_since_best(rows) == 2, "a tie is not an improvement"
+    assert epochs_since_best([{"loss": 1.0}, {"loss": 2.0}], key="loss") == 0
+    with pytest.raises(ValueError, match="history is empty"):
+        epochs_since_best([])
+
+
+def test_early_stopping_stops_after_patience_epochs_without_improvement(tmp_path):
+    """lr=0: the weights never change, so epoch 1 stays the best on every machine."""
+    loss_fn = nn.CrossEntropyLoss()
+    model, optimizer, _, loader, val_loader, _ = make_run(lr=0.0)
+    history = train_with_checkpoints(
+        *(model, loader, val_loader, loss_fn, optimizer, None, CPU, 10, tmp_path),
+        patience=2,
+    )
+    assert [row["epoch"] for row in history] == [1, 2, 3]
+    # resuming a run that has stopped does not train again
+    again = train_with_checkpoints(
+        *(model, loader, val_loader, loss_fn, optimizer, None, CPU, 10, tmp_path),
+        patience=2,
+        history=history,
+    )
+    assert again == history
+
+
+def test_best_pt_holds_the_weights_of_the_best_epoch(tmp_path):
+    loss_fn = nn.CrossEntropyLoss()
+    model, optimizer, scheduler, loader, val_loader, _ = make_run(num_epochs=6)
+    history = train_with_checkpoints(
+        model, loader, val_loader, loss_fn, optimizer, scheduler, CPU, 6, tmp_path
+    )
+    best_model = make_run()[0]
+    best_model.load_state_dict(torch.load(tmp_path / "best.pt", weights_only=True))
+    best_accuracy = evaluate(best_model, val_loader, loss_fn, CPU)["accuracy"]
+    assert best_accuracy == max(row["val_accuracy"] for row in history)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]
+
+
+# --- the notebook teaches the same code -----------------------------------------------
+
+
+def test_notebook_defines_the_same_code_as_the_module():
+    """Teach first, then reuse: every definition in notebook 08 that the module also
+    has is identical, and every one of the module's is shown."""
+    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    module_src = Path(checkpoints.__file__).read_text(encoding="utf-8")
+    module_defs = {
+        n.name: ast.get_source_segment(module_src, n)
+        for n in ast.parse(module_src).body
+        if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+    }
+    found = set()
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        src = "".join(cell["source"])
+        for node in ast.parse(src).body:
+            if (
+                isinstance(node, (ast.FunctionDef, ast.ClassDef))
+                and node.name in module_defs
+            ):
+                assert ast.get_source_segment(src, node) == module_defs[node.name], (
+                    f"{node.name} differs between notebook 08 and checkpoints.py"
+                )
+                found.add(node.name)
+    assert found == set(checkpoints.__all__), (
+        f"not shown in notebook 08: {sorted(set(checkpoints.__all__) - found)}"
+    )

@@ -1,0 +1,112 @@
+"""Tests for torchprimer.loaders on small fabricated tensors (no dataset needed)."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from torchprimer import loaders
+from torchprimer.loaders import TensorLoader
+
+NOTEBOOK = (
+    Path(__file__).resolve().parents[2] / "notebooks" / "07_faster_training.ipynb"
+)
+
+
+def small_problem(n: int = 50, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(n, 1, 4, 4, generator=g)
+    return X, torch.randint(0, 3, (n,), generator=g)
+
+
+def test_tensor_loader_covers_every_sample_once_per_pass():
+    X = torch.arange(10).float().unsqueeze(1)
+    y = torch.arange(10)
+    loader = TensorLoader(
+        X, y, batch_size=4, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
+    batches = list(loader)
+    assert len(loader) == len(batches) == 3
+    assert [len(b[1]) for b in batches] == [4, 4, 2]
+    seen = torch.cat([b[1] for b in batches])
+    assert sorted(seen.tolist()) == list(range(10))
+    assert seen.tolist() != list(range(10)), "shuffle=True should change the order"
+    for Xb, yb in batches:  # rows stay paired with their labels
+        assert torch.equal(Xb.squeeze(1).long(), yb)
+
+
+def test_tensor_loader_is_reproducible_and_reshuffles_each_pass():
+    X, y = small_problem(50)
+    a = TensorLoader(X, y, 8, shuffle=True, generator=torch.Generator().manual_seed(3))
+    b = TensorLoader(X, y, 8, shuffle=True, generator=torch.Generator().manual_seed(3))
+    first_a, first_b = torch.cat([yb for _, yb in a]), torch.cat([yb for _, yb in b])
+    assert torch.equal(first_a, first_b)
+    idx_pass1 = torch.cat([Xb.flatten(1)[:, 0] for Xb, _ in a])
+    idx_pass2 = torch.cat([Xb.flatten(1)[:, 0] for Xb, _ in a])
+    assert not torch.equal(idx_pass1, idx_pass2)
+
+
+def test_tensor_loader_without_shuffle_keeps_order_and_checks_its_input():
+    X, y = small_problem(10)
+    assert torch.equal(torch.cat([yb for _, yb in TensorLoader(X, y, 3)]), y)
+    with pytest.raises(ValueError, match="X has 10 rows but y has 5"):
+        TensorLoader(X, y[:5], 3)
+    with pytest.raises(ValueError, match="batch_size is 0; it must be 1 or more"):
+        TensorLoader(X, y, 0)
+
+
+def test_tensor_loader_gives_the_same_batches_as_a_dataloader():
+    """Unshuffled, the in-memory loader and DataLoader(TensorDataset) agree exactly."""
+    X, y = small_problem(50)
+    ours = list(TensorLoader(X, y, batch_size=16))
+    theirs = list(DataLoader(TensorDataset(X, y), batch_size=16))
+    assert len(ours) == len(theirs) == 4
+    for (Xa, ya), (Xb, yb) in zip(ours, theirs):
+        assert torch.equal(Xa, Xb) and torch.equal(ya, yb)
+        assert Xa.shape == Xb.shape and Xa.dtype == Xb.dtype
+
+
+def test_tensor_loader_has_a_dataloader_like_generator_attribute():
+    """Checkpoints save ``loader.generator``'s state; TensorLoader keeps it there."""
+    generator = torch.Generator().manual_seed(0)
+    X, y = small_problem(20)
+    loader = TensorLoader(X, y, 4, shuffle=True, generator=generator)
+    assert loader.generator is generator
+    state = generator.get_state()
+    first = torch.cat([yb for _, yb in loader])
+    generator.set_state(state)
+    assert torch.equal(torch.cat([yb for _, yb in loader]), first)
+
+
+def test_notebook_defines_the_same_code_as_the_module():
+    """Teach first, then reuse: notebook 07 shows TensorLoader exactly as the module
+    has it."""
+    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
+    module_src = Path(loaders.__file__).read_text(encoding="utf-8")
+    module_defs = {
+        n.name: ast.get_source_segment(module_src, n)
+        for n in ast.parse(module_src).body
+        if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+    }
+    found = set()
+    for cell in cells:
+        if cell["cell_type"] != "code":
+            continue
+        src = "".join(cell["source"])
+        for node in ast.parse(src).body:
+            if (
+                isinstance(node, (ast.FunctionDef, ast.ClassDef))
+                and node.name in module_defs
+            ):
+                assert ast.get_source_segment(src, node) == module_defs[node.name], (
+                    f"{node.name} differs between notebook 07 and loaders.py"
+                )
+                found.add(node.name)
+    assert found == set(loaders.__all__), (
+        f"not shown in notebook 07: {sorted(set(loaders.__all__) - found)}"
+    )
