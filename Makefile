@@ -24,7 +24,7 @@ PARAMS    ?=
 # Static site: warnings are errors, every page rewritten (-E), so no page survives from another build.
 SPHINX    := $(PY) -m sphinx -b html -W --keep-going -E -q
 
-.PHONY: help setup data book execute lab test test-matrix clean figures site benchmark
+.PHONY: help setup data book execute lab test test-matrix clean figures site benchmark exercises
 .PHONY: check-nb render
 
 # Stops with a clear message when NB names no chapter (NB=5, NB=0, NB=99).
@@ -75,6 +75,7 @@ render: $(STAMP)
 	@rm -rf _build/src _build/html && mkdir -p _build/src/notebooks _build/src/images
 	@cp -r site/. _build/src/notebooks/
 	@cp $(CHAPTERS_FROM)/[0-9][0-9]_*.ipynb _build/src/notebooks/
+	@$(PY) -m torchprimer.exercises.build --check --site _build/src/notebooks/exercises
 	@cp images/*.png images/*.gif _build/src/images/
 	$(SPHINX) -d _build/doctrees _build/src/notebooks _build/html
 	@echo "site: rendered from $(CHAPTERS_FROM)/ into _build/html/ (open _build/html/index.html)"
@@ -92,6 +93,9 @@ LAB_ARGS ?=
 lab: $(STAMP) data ## start JupyterLab in notebooks/ (works as root too)
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) \
 	  --ServerApp.root_dir=$(LAB_ROOT) --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
+
+exercises: $(STAMP) ## write notebooks/exercises/NN_*_exercises.ipynb from the solutions beside them
+	$(PY) -m torchprimer.exercises.build
 
 test: $(STAMP) data site ## run the whole harness: lint, unit tests, nbval, papermill smoke, browser tests
 	$(PY) -m pytest

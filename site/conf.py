@@ -30,7 +30,12 @@ extensions = [
 # Pages: the landing page, the glossary and the numbered chapters; anything else that
 # lands next to them (checkpoints, scratch files) is ignored, not a build error.
 root_doc = "index"
-include_patterns = ["index.md", "glossary.md", "[0-9][0-9]_*.ipynb"]
+include_patterns = [
+    "index.md",
+    "glossary.md",
+    "[0-9][0-9]_*.ipynb",
+    "exercises/[0-9][0-9]_*_exercises.ipynb",
+]
 exclude_patterns = ["_build", "**/.ipynb_checkpoints"]
 
 # --- myst-nb: render the outputs stored in the notebooks, never run a kernel ----------
@@ -112,10 +117,24 @@ def _chapter_table(srcdir: Path) -> str:
     return "\n".join(rows)
 
 
+def _chapter_toctree(srcdir: Path) -> str:
+    """Each chapter, followed by its exercises where they exist."""
+    entries = []
+    for nb in sorted(srcdir.glob("[0-9][0-9]_*.ipynb")):
+        entries.append(nb.stem)
+        exercises = srcdir / "exercises" / f"{nb.stem}_exercises.ipynb"
+        if exercises.is_file():
+            entries.append(f"exercises/{exercises.stem}")
+    return "\n".join(entries)
+
+
 def _insert_chapters(app, docname: str, source: list[str]) -> None:
     if docname == "index":
-        source[0] = source[0].replace(
-            "<!-- chapter-table -->", _chapter_table(Path(app.srcdir))
+        srcdir = Path(app.srcdir)
+        source[0] = (
+            source[0]
+            .replace("<!-- chapter-table -->", _chapter_table(srcdir))
+            .replace("<!-- chapter-toctree -->", _chapter_toctree(srcdir))
         )
 
 

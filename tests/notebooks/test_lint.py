@@ -22,7 +22,7 @@ from nbutil import (
 
 NOTEBOOKS = notebook_paths()
 IDS = [p.name for p in NOTEBOOKS]
-KNOWN_MAGICS = {"matplotlib", "time", "timeit"}
+KNOWN_MAGICS = {"matplotlib", "time", "timeit", "config"}
 PARAMETERS_WITHIN_FIRST = 4  # code cells
 IMAGE_RE = re.compile(
     r"!\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)|<img[^>]+src=\"([^\"]+)\""
@@ -341,3 +341,22 @@ def test_ruff(mode):
         text=True,
     )
     assert result.returncode == 0, f"ruff {mode}:\n{result.stdout}{result.stderr}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_plots_have_alt_text(path):
+    """A plot on the site needs words for readers who cannot see it: the cell's
+    ``mystnb.image.alt`` metadata (myst-nb puts it on the <img>)."""
+    for i, c in enumerate(load(path)["cells"]):
+        images = [
+            o
+            for o in c.get("outputs", [])
+            if any(k.startswith("image/") for k in o.get("data", {}))
+        ]
+        if not images:
+            continue
+        alt = c.get("metadata", {}).get("mystnb", {}).get("image", {}).get("alt", "")
+        assert len(alt.split()) >= 4, (
+            f"{path.name}: cell {i + 1} draws a plot; describe it in the cell metadata "
+            '{"mystnb": {"image": {"alt": "..."}}} (a sentence, not a file name)'
+        )

@@ -153,7 +153,12 @@ def test_figures_are_readable_and_plots_have_alt_text(browser, site_url, name):
         assert alt and not re.fullmatch(r"[0-9a-f]{16,}(\.\w+)?", alt), (
             f"{name}: {img['src']} has no meaningful alt text ({alt!r})"
         )
-        if not img["output"]:  # a concept figure drawn by images/draw_figures.py
+        if img["output"]:  # a plot: drawn at twice the shown size (crisp on 2x screens)
+            assert img["natural"] >= 1.9 * img["shown"], (
+                f"{name}: plot {img['src']} is {img['natural']} px shown at "
+                f"{img['shown']:.0f} px: draw it as retina (2x) PNG or SVG"
+            )
+        else:  # a concept figure drawn by images/draw_figures.py
             text_px = FIGURE_MIN_TEXT_PX * img["shown"] / img["natural"]
             assert text_px >= MIN_TEXT_CSS_PX, (
                 f"{name}: {img['src']} is shown at {img['shown']:.0f} of "
