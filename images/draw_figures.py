@@ -5,6 +5,11 @@ is drawn with matplotlib on the Agg backend, at a fixed dpi, from fixed numbers 
 seeded random numbers, and saved without metadata, so running this twice gives the same
 pixels. ``tests/unit/test_figures.py`` redraws into a temporary folder and compares with
 the committed files.
+
+Readable on the site: the book shows figures in a column 774 CSS px wide, so every
+figure is at most ``MAX_WIDTH_PX`` = 1160 px wide and has no text smaller than
+``MIN_FONT_PT`` = 11 pt; then its smallest text is at least 10 CSS px tall as shown.
+``_save_png`` and ``_save_gif`` check both before they write anything.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -22,8 +28,13 @@ import numpy as np  # noqa: E402
 from matplotlib.animation import PillowWriter  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 
 DPI = 100
+# 11 pt at DPI 100 is 15.3 px; a 1160 px figure shown 774 px wide keeps it >= 10 CSS px
+# (tests/site/test_site_layout.py measures this in the browser).
+MIN_FONT_PT = 11
+MAX_WIDTH_PX = 1160
 SEED = 0
 HERE = Path(__file__).resolve().parent
 
@@ -48,9 +59,61 @@ STYLE = {
 # --------------------------------------------------------------------------- helpers
 
 
-def _save_png(fig: Figure, path: Path) -> None:
-    fig.savefig(path, dpi=DPI, metadata={"Software": None}, facecolor="white")
-    plt.close(fig)
+def _shorten(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_readable(fig: Figure, name: str) -> None:
+    """Raise ValueError, naming the figure and the offending text, if ``fig`` saved at
+    ``DPI`` would be wider than ``MAX_WIDTH_PX`` or holds text smaller than
+    ``MIN_FONT_PT`` (every non-empty ``Text``: labels, titles, tick labels)."""
+    fig.canvas.draw()  # tick labels get their text only when the figure is drawn
+    problems = []
+    width_px = fig.get_figwidth() * DPI
+    if width_px > MAX_WIDTH_PX:
+        problems.append(
+            f"{width_px:.0f} px wide, more than MAX_WIDTH_PX = {MAX_WIDTH_PX}: "
+            f"make it at most {MAX_WIDTH_PX / DPI:g} inches wide"
+        )
+    small = {  # a dict keeps the order and drops repeats (tick labels come twice)
+        f"{_shorten(text.get_text())!r} at {text.get_fontsize():g} pt": None
+        for text in fig.findobj(Text)
+        if text.get_text().strip() and text.get_fontsize() < MIN_FONT_PT
+    }
+    if small:
+        problems.append(
+            f"text smaller than MIN_FONT_PT = {MIN_FONT_PT} pt: {'; '.join(small)}; "
+            f"draw it at {MIN_FONT_PT} pt or more (shorten it or make room)"
+        )
+    if problems:
+        raise ValueError(f"figure {name}: " + " | ".join(problems))
+
+
+def _save_png(fig: Figure, path: Path, *, transparent: bool = False) -> None:
+    """Check ``fig`` and write it to ``path`` without metadata; close it either way."""
+    try:
+        check_readable(fig, path.name)
+        background = {"transparent": True} if transparent else {"facecolor": "white"}
+        fig.savefig(path, dpi=DPI, metadata={"Software": None}, **background)
+    finally:
+        plt.close(fig)
+
+
+def _save_gif(
+    fig: Figure, path: Path, draw_frame: Callable[[Any], None], frames: list
+) -> None:
+    """Write a looping animated GIF, one frame a second, where ``draw_frame(frame)``
+    redraws ``fig`` for each of ``frames``; every frame is checked before writing."""
+    writer = PillowWriter(fps=1)
+    try:
+        writer.setup(fig, str(path), dpi=DPI)
+        for frame in frames:
+            draw_frame(frame)
+            check_readable(fig, path.name)
+            writer.grab_frame(facecolor="white")
+        writer.finish()
+    finally:
+        plt.close(fig)
 
 
 def _cell(
@@ -191,37 +254,38 @@ def _canvas(width: float, height: float, xlim, ylim) -> tuple[Figure, plt.Axes]:
 
 def tensor_dimensions(out: Path) -> None:
     """Scalar, vector, matrix and 3-D tensor, each with its ndim and shape."""
-    fig, ax = _canvas(12, 4.5, (-0.5, 23.5), (-2.6, 6.4))
+    fig, ax = _canvas(10.5, 4.5, (-0.5, 20.5), (-2.6, 6.4))
 
     # scalar
     _cell(ax, 0.5, 1.5, "7")
     # vector
-    _grid(ax, 3, 1.5, np.array([[1, 2, 3, 4]]))
+    _grid(ax, 2.8, 1.5, np.array([[1, 2, 3, 4]]))
     # matrix 3 x 4
-    _grid(ax, 9, 0.5, np.arange(1, 13).reshape(3, 4))
+    _grid(ax, 8.8, 0.5, np.arange(1, 13).reshape(3, 4))
     # 3-D: two 3x4 matrices, the back one offset up-right
+    x3 = 15.0
     depth_dx, depth_dy = 1.0, 1.0
     back = np.arange(13, 25).reshape(3, 4)
     front = np.arange(1, 13).reshape(3, 4)
     _grid(
         ax,
-        16 + depth_dx,
+        x3 + depth_dx,
         0.5 + depth_dy,
         back,
         face="#D5DEEE",
         color="#555555",
         zorder=1,
     )
-    _grid(ax, 16, 0.5, front, zorder=5)
+    _grid(ax, x3, 0.5, front, zorder=5)
     # depth edges
-    for x, y in [(16, 3.5), (20, 3.5), (20, 0.5)]:
+    for x, y in [(x3, 3.5), (x3 + 4, 3.5), (x3 + 4, 0.5)]:
         ax.plot([x, x + depth_dx], [y, y + depth_dy], color=BLUE, lw=1.2, zorder=0.5)
 
     labels = [
         (1.0, "scalar", "ndim = 0\nshape = ()"),
-        (5.0, "vector", "ndim = 1\nshape = (4,)"),
-        (11.0, "matrix", "ndim = 2\nshape = (3, 4)"),
-        (18.5, "3-D tensor", "ndim = 3\nshape = (2, 3, 4)"),
+        (4.8, "vector", "ndim = 1\nshape = (4,)"),
+        (10.8, "matrix", "ndim = 2\nshape = (3, 4)"),
+        (x3 + 2.5, "3-D tensor", "ndim = 3\nshape = (2, 3, 4)"),
     ]
     for x, name, shape in labels:
         ax.text(x, 5.9, name, ha="center", va="center", fontsize=15, weight="bold")
@@ -234,13 +298,9 @@ def tensor_dimensions(out: Path) -> None:
             fontsize=12,
             family="DejaVu Sans Mono",
         )
-    ax.text(
-        8.8, 2.0, "dim 0:\n3 rows", fontsize=10, color=GRAY, ha="right", va="center"
-    )
-    ax.text(
-        11.0, 0.0, "dim 1: 4 columns", fontsize=10, color=GRAY, ha="center", va="center"
-    )
-    ax.text(15.6, 4.9, "dim 0: 2 matrices", fontsize=10, color=GRAY)
+    ax.text(8.6, 2.0, "dim 0:\n3 rows", color=GRAY, ha="right", va="center")
+    ax.text(10.8, 0.0, "dim 1: 4 columns", color=GRAY, ha="center", va="center")
+    ax.text(x3 - 0.4, 4.9, "dim 0: 2 matrices", color=GRAY)
     _save_png(fig, out / "tensor_dimensions.png")
 
 
@@ -261,18 +321,18 @@ def _toy_image(size: int = 12) -> np.ndarray:
 def tensor_image_channels(out: Path) -> None:
     """An RGB image is a 3-D tensor: channels x height x width."""
     img = _toy_image(12)
-    fig = plt.figure(figsize=(12, 4.6))
-    ax_img = fig.add_axes((0.02, 0.16, 0.24, 0.66))
+    fig = plt.figure(figsize=(11.5, 4.6))
+    ax_img = fig.add_axes((0.035, 0.16, 0.225, 0.66))
     ax_img.imshow(img, interpolation="nearest")
     ax_img.set_xticks([0, 11], ["0", "W-1"])
     ax_img.set_yticks([0, 11], ["0", "H-1"])
     ax_img.set_title("an RGB image, 12 x 12 pixels", fontsize=12)
 
-    ax = fig.add_axes((0.27, 0.0, 0.73, 1.0))
+    ax = fig.add_axes((0.265, 0.0, 0.735, 1.0))
     ax.set_xlim(0, 32)
     ax.set_ylim(0, 12.3)
     ax.axis("off")
-    _arrow(ax, (0.3, 6.3), (3.6, 6.3), "ToTensor()", text_offset=(0, 0.6), fontsize=10)
+    _arrow(ax, (0.3, 6.3), (3.6, 6.3), "ToTensor()", text_offset=(0, 0.6))
     names = ["R (channel 0)", "G (channel 1)", "B (channel 2)"]
     cmaps = ["Reds", "Greens", "Blues"]
     step = 1.6
@@ -292,7 +352,7 @@ def tensor_image_channels(out: Path) -> None:
                 (x0, y0), 7, 7, fill=False, edgecolor="black", lw=1.2, zorder=11 - k
             )
         )
-        ax.text(x0 + 7.2, y0 + 0.3, names[k], fontsize=10, va="bottom", zorder=20)
+        ax.text(x0 + 7.2, y0 + 0.3, names[k], va="bottom", zorder=20)
     ax.text(8.5, 0.9, "W = 12", ha="center", fontsize=11)
     ax.text(4.5, 5.3, "H = 12", ha="center", va="center", rotation=90, fontsize=11)
     ax.text(5.3, 11.6, "C = 3", fontsize=11)
@@ -316,7 +376,7 @@ def tensor_image_channels(out: Path) -> None:
         3.6,
         "A PIL image or NumPy array is\nH x W x C (channels last);\n"
         "ToTensor() moves channels first\nand scales 0..255 to 0.0..1.0.",
-        fontsize=10.5,
+        fontsize=11,
         va="center",
         color="#333333",
         linespacing=1.4,
@@ -326,7 +386,7 @@ def tensor_image_channels(out: Path) -> None:
 
 def squeeze_unsqueeze(out: Path) -> None:
     """unsqueeze inserts a dimension of size 1; squeeze removes dimensions of size 1."""
-    fig, ax = _canvas(12, 5.6, (-0.5, 25.5), (-1.0, 10.8))
+    fig, ax = _canvas(10.6, 5.44, (-0.5, 22.5), (-1.0, 10.8))
     v = np.array([[5, 6, 7]])
 
     # top row: x (3,) -> unsqueeze(0) -> (1, 3) and unsqueeze(1) -> (3, 1)
@@ -341,7 +401,6 @@ def squeeze_unsqueeze(out: Path) -> None:
         "x.unsqueeze(0)",
         text_offset=(0, 0.55),
         color=BLUE,
-        fontsize=10,
     )
     ax.add_patch(
         Rectangle((9.7, 8.0), 3.4, 1.6, fill=False, edgecolor=ORANGE, lw=2, ls="--")
@@ -363,7 +422,6 @@ def squeeze_unsqueeze(out: Path) -> None:
         "x.unsqueeze(1)",
         text_offset=(0.0, -0.55),
         color=BLUE,
-        fontsize=10,
     )
     ax.add_patch(
         Rectangle((16.6, 5.2), 1.4, 3.6, fill=False, edgecolor=ORANGE, lw=2, ls="--")
@@ -379,7 +437,7 @@ def squeeze_unsqueeze(out: Path) -> None:
     )
 
     # bottom row: (1, 3, 1) -> squeeze() -> (3,)
-    ax.plot([-0.5, 25.5], [4.3, 4.3], color="#DDDDDD", lw=1)
+    ax.plot([-0.5, 22.5], [4.3, 4.3], color="#DDDDDD", lw=1)
     ax.text(2.0, 3.6, "y", fontsize=14, ha="center", weight="bold")
     ax.add_patch(
         Rectangle((1.1, -0.15), 1.8, 3.3, fill=False, edgecolor=ORANGE, lw=2, ls="--")
@@ -394,33 +452,24 @@ def squeeze_unsqueeze(out: Path) -> None:
 
     _arrow(
         ax,
-        (7.5, 1.5),
-        (13.0, 1.5),
+        (6.2, 1.5),
+        (10.6, 1.5),
         "y.squeeze()",
         text_offset=(0, 0.5),
         color=RED,
-        fontsize=10,
     )
-    _grid(ax, 13.5, 1.0, v)
-    ax.text(15.0, 0.3, "shape (3,)", ha="center", va="top", family="DejaVu Sans Mono")
+    _grid(ax, 11.1, 1.0, v)
+    ax.text(12.6, 0.3, "shape (3,)", ha="center", va="top", family="DejaVu Sans Mono")
     ax.text(
-        18.2,
+        15.3,
         1.5,
         "squeeze() drops every size-1 dim;\nsqueeze(d) drops dim d only if\n"
         "its size is 1. Data is not copied:\nboth return views.",
-        fontsize=10.5,
         va="center",
         color="#333333",
         linespacing=1.4,
     )
-    ax.text(
-        21.0,
-        10.2,
-        "dashed box = new dim of size 1",
-        fontsize=10,
-        color=ORANGE,
-        ha="center",
-    )
+    ax.text(16.6, 10.2, "dashed box = new dim of size 1", color=ORANGE)
     _save_png(fig, out / "squeeze_unsqueeze.png")
 
 
@@ -431,127 +480,121 @@ def matmul_gif(out: Path) -> None:
     B = np.array([[7, 8], [9, 10], [11, 12]])
     C = A @ B
     fig, ax = _canvas(9, 3.4, (-0.6, 17.6), (-2.0, 4.8))
-    writer = PillowWriter(fps=1)
     steps = [(i, j) for i in range(2) for j in range(2)]
-    frames = [None] + steps + ["done"]
-    with writer.saving(fig, str(out / "matmul.gif"), dpi=DPI):
-        for frame in frames:
-            ax.clear()
-            ax.set_xlim(-0.6, 17.6)
-            ax.set_ylim(-2.0, 4.8)
-            ax.set_aspect("equal")
-            ax.axis("off")
-            done = (
-                steps
-                if frame == "done"
-                else steps[: steps.index(frame)]
-                if frame
-                else []
-            )
-            cur = frame if isinstance(frame, tuple) else None
-            # A (2x3) at x 0..3, y 1..3
-            for r in range(2):
-                for c in range(3):
-                    hot = cur is not None and r == cur[0]
-                    _cell(
-                        ax,
-                        c,
-                        2 - r + 1,
-                        str(A[r, c]),
-                        face="#FCE3D2" if hot else LIGHT,
-                        edge=ORANGE if hot else BLUE,
-                        lw=2.5 if hot else 1.5,
-                    )
-            ax.text(1.5, 4.3, "A  (2 x 3)", ha="center", fontsize=12)
-            ax.text(3.7, 2.0, "@", ha="center", va="center", fontsize=18)
-            # B (3x2) at x 4.5..6.5, y 0..3
-            for r in range(3):
-                for c in range(2):
-                    hot = cur is not None and c == cur[1]
-                    _cell(
-                        ax,
-                        4.5 + c,
-                        3 - r,
-                        str(B[r, c]),
-                        face="#DDF0E1" if hot else LIGHT,
-                        edge=GREEN if hot else BLUE,
-                        lw=2.5 if hot else 1.5,
-                    )
-            ax.text(5.5, 4.3, "B  (3 x 2)", ha="center", fontsize=12)
-            ax.text(7.3, 2.0, "=", ha="center", va="center", fontsize=18)
-            # C (2x2) at x 8..10, y 1..3
-            for r in range(2):
-                for c in range(2):
-                    hot = cur == (r, c)
-                    shown = (r, c) in done or hot
-                    _cell(
-                        ax,
-                        8 + c,
-                        2 - r + 1,
-                        str(C[r, c]) if shown else "",
-                        face="#F3E8C8" if hot else LIGHT,
-                        edge=RED if hot else BLUE,
-                        lw=2.5 if hot else 1.5,
-                        fontsize=11,
-                    )
-            ax.text(9.0, 4.3, "C = A @ B  (2 x 2)", ha="center", fontsize=12)
-            if cur is not None:
-                i, j = cur
-                terms = " + ".join(f"{A[i, k]}·{B[k, j]}" for k in range(3))
-                ax.text(
-                    8.5,
-                    -1.0,
-                    f"C[{i},{j}] = row {i} of A · column {j} of B = "
-                    f"{terms} = {C[i, j]}",
-                    ha="center",
-                    fontsize=11.5,
-                    family="DejaVu Sans Mono",
+
+    def draw_frame(frame) -> None:
+        ax.clear()
+        ax.set_xlim(-0.6, 17.6)
+        ax.set_ylim(-2.0, 4.8)
+        ax.set_aspect("equal")
+        ax.axis("off")
+        done = (
+            steps if frame == "done" else steps[: steps.index(frame)] if frame else []
+        )
+        cur = frame if isinstance(frame, tuple) else None
+        # A (2x3) at x 0..3, y 1..3
+        for r in range(2):
+            for c in range(3):
+                hot = cur is not None and r == cur[0]
+                _cell(
+                    ax,
+                    c,
+                    2 - r + 1,
+                    str(A[r, c]),
+                    face="#FCE3D2" if hot else LIGHT,
+                    edge=ORANGE if hot else BLUE,
+                    lw=2.5 if hot else 1.5,
                 )
-            elif frame == "done":
-                ax.text(
-                    8.5,
-                    -1.0,
-                    "(2 x 3) @ (3 x 2) -> (2 x 2): inner sizes must match",
-                    ha="center",
-                    fontsize=11.5,
-                    family="DejaVu Sans Mono",
+        ax.text(1.5, 4.3, "A  (2 x 3)", ha="center", fontsize=12)
+        ax.text(3.7, 2.0, "@", ha="center", va="center", fontsize=18)
+        # B (3x2) at x 4.5..6.5, y 0..3
+        for r in range(3):
+            for c in range(2):
+                hot = cur is not None and c == cur[1]
+                _cell(
+                    ax,
+                    4.5 + c,
+                    3 - r,
+                    str(B[r, c]),
+                    face="#DDF0E1" if hot else LIGHT,
+                    edge=GREEN if hot else BLUE,
+                    lw=2.5 if hot else 1.5,
                 )
-            else:
-                ax.text(
-                    8.5,
-                    -1.0,
-                    "each entry of C is a row of A dotted with a column of B",
-                    ha="center",
-                    fontsize=11.5,
+        ax.text(5.5, 4.3, "B  (3 x 2)", ha="center", fontsize=12)
+        ax.text(7.3, 2.0, "=", ha="center", va="center", fontsize=18)
+        # C (2x2) at x 8..10, y 1..3
+        for r in range(2):
+            for c in range(2):
+                hot = cur == (r, c)
+                shown = (r, c) in done or hot
+                _cell(
+                    ax,
+                    8 + c,
+                    2 - r + 1,
+                    str(C[r, c]) if shown else "",
+                    face="#F3E8C8" if hot else LIGHT,
+                    edge=RED if hot else BLUE,
+                    lw=2.5 if hot else 1.5,
+                    fontsize=11,
                 )
+        ax.text(9.0, 4.3, "C = A @ B  (2 x 2)", ha="center", fontsize=12)
+        if cur is not None:
+            i, j = cur
+            terms = " + ".join(f"{A[i, k]}·{B[k, j]}" for k in range(3))
             ax.text(
-                11.4,
-                2.0,
-                "C[i, j] = Σₖ A[i, k] · B[k, j]",
+                8.5,
+                -1.0,
+                f"C[{i},{j}] = row {i} of A · column {j} of B = {terms} = {C[i, j]}",
+                ha="center",
                 fontsize=11.5,
-                va="center",
                 family="DejaVu Sans Mono",
             )
-            writer.grab_frame(facecolor="white")
-    plt.close(fig)
+        elif frame == "done":
+            ax.text(
+                8.5,
+                -1.0,
+                "(2 x 3) @ (3 x 2) -> (2 x 2): inner sizes must match",
+                ha="center",
+                fontsize=11.5,
+                family="DejaVu Sans Mono",
+            )
+        else:
+            ax.text(
+                8.5,
+                -1.0,
+                "each entry of C is a row of A dotted with a column of B",
+                ha="center",
+                fontsize=11.5,
+            )
+        ax.text(
+            11.4,
+            2.0,
+            "C[i, j] = Σₖ A[i, k] · B[k, j]",
+            fontsize=11.5,
+            va="center",
+            family="DejaVu Sans Mono",
+        )
+
+    frames = [None, *steps, "done"]
+    _save_gif(fig, out / "matmul.gif", draw_frame, frames)
 
 
 def computation_graph(out: Path) -> None:
     """z = x @ w + b, loss = loss_fn(z, y); forward in black, backward (gradients) in
     red."""
-    fig, ax = _canvas(12, 5.0, (-0.3, 24.3), (-0.6, 9.4))
+    fig, ax = _canvas(11.5, 4.8, (-0.3, 24.3), (-0.6, 9.4))
     leaf_x = dict(face="#F2F2F2", edge=GRAY)
     param = dict(face="#FCE3D2", edge=ORANGE)
     op = dict(face=LIGHT, edge=BLUE)
     _box(ax, 0.0, 6.4, 3.2, 1.6, "x\ninput", **leaf_x)
-    _box(ax, 0.0, 3.6, 3.2, 1.6, "w\nrequires_grad", **param, fontsize=10)
-    _box(ax, 0.0, 0.8, 3.2, 1.6, "b\nrequires_grad", **param, fontsize=10)
-    _box(ax, 5.5, 5.0, 2.8, 1.6, "matmul\nx @ w", **op, fontsize=10)
-    _box(ax, 10.3, 3.0, 2.4, 1.6, "add\n+ b", **op, fontsize=10)
-    _box(ax, 14.6, 3.0, 2.2, 1.6, "z\nlogits", face="#FFFFFF", edge=BLUE, fontsize=10)
-    _box(ax, 14.6, 6.4, 2.2, 1.6, "y\ntarget", **leaf_x, fontsize=10)
-    _box(ax, 18.4, 3.0, 3.0, 1.6, "loss_fn\n(z, y)", **op, fontsize=10)
-    _box(ax, 22.0, 3.0, 2.0, 1.6, "loss", face="#F3E8C8", edge=RED, fontsize=11)
+    _box(ax, 0.0, 3.6, 3.2, 1.6, "w\nrequires_grad", **param)
+    _box(ax, 0.0, 0.8, 3.2, 1.6, "b\nrequires_grad", **param)
+    _box(ax, 5.5, 5.0, 2.8, 1.6, "matmul\nx @ w", **op)
+    _box(ax, 10.3, 3.0, 2.4, 1.6, "add\n+ b", **op)
+    _box(ax, 14.6, 3.0, 2.2, 1.6, "z\nlogits", face="#FFFFFF", edge=BLUE)
+    _box(ax, 14.6, 6.4, 2.2, 1.6, "y\ntarget", **leaf_x)
+    _box(ax, 18.4, 3.0, 3.0, 1.6, "loss_fn\n(z, y)", **op)
+    _box(ax, 22.0, 3.0, 2.0, 1.6, "loss", face="#F3E8C8", edge=RED)
 
     _arrow(ax, (3.2, 7.2), (5.5, 6.0))
     _arrow(ax, (3.2, 4.4), (5.5, 5.5))
@@ -562,7 +605,7 @@ def computation_graph(out: Path) -> None:
     _arrow(ax, (16.8, 7.2), (19.9, 4.6))
     _arrow(ax, (21.4, 3.8), (22.0, 3.8))
     # backward
-    red = dict(color=RED, ls="--", fontsize=10)
+    red = dict(color=RED, ls="--")
     _arrow(ax, (23.0, 3.0), (20.0, 3.0), "", rad=-0.6, **red)
     _arrow(ax, (19.0, 3.0), (15.7, 3.0), "", rad=-0.6, **red)
     _arrow(ax, (15.2, 3.0), (11.8, 3.0), "", rad=-0.6, **red)
@@ -593,7 +636,7 @@ def computation_graph(out: Path) -> None:
         3.3,
         "→ w.grad",
         color=RED,
-        fontsize=9.5,
+        fontsize=11,
         family="DejaVu Sans Mono",
         ha="center",
         va="top",
@@ -603,7 +646,7 @@ def computation_graph(out: Path) -> None:
         0.5,
         "→ b.grad",
         color=RED,
-        fontsize=9.5,
+        fontsize=11,
         family="DejaVu Sans Mono",
         ha="center",
         va="top",
@@ -622,23 +665,23 @@ def computation_graph(out: Path) -> None:
 
 def perceptron(out: Path) -> None:
     """One neuron with 5 inputs: weighted sum plus bias, then an activation."""
-    fig, ax = _canvas(10, 5.2, (-1.0, 19.0), (-0.8, 9.6))
+    fig, ax = _canvas(10, 5.3, (-1.0, 19.0), (-1.0, 9.6))
     ys = [8.0, 6.3, 4.6, 2.9, 1.2]
     sx, sy, r = 9.0, 4.6, 1.2
     for k, y in enumerate(ys, start=1):
         ax.add_patch(
             plt.Circle((1.0, y), 0.6, facecolor="#F2F2F2", edgecolor=GRAY, lw=1.5)
         )
-        ax.text(1.0, y, f"$x_{k}$", ha="center", va="center", fontsize=13)
+        ax.text(1.0, y, f"$x_{k}$", ha="center", va="center", fontsize=16)
         _arrow(ax, (1.6, y), (sx - r, sy + (y - sy) * 0.25))
         t = 0.42
         ax.text(
             1.6 + t * (sx - r - 1.6),
-            y + t * (sy + (y - sy) * 0.25 - y) + 0.3,
+            y + t * (sy + (y - sy) * 0.25 - y) + 0.4,
             f"$w_{k}$",
             ha="center",
             va="center",
-            fontsize=12,
+            fontsize=16,
             color=ORANGE,
         )
     ax.add_patch(plt.Circle((sx, sy), r, facecolor=LIGHT, edgecolor=BLUE, lw=2))
@@ -655,7 +698,7 @@ def perceptron(out: Path) -> None:
         "$\\hat{y} = f\\left(\\sum_{i=1}^{5} w_i x_i + b\\right) = f(\\mathbf{w}^\\top"
         "\\mathbf{x} + b)$",
         ha="center",
-        fontsize=15,
+        fontsize=16,
     )
     ax.text(1.0, 9.2, "inputs", ha="center", fontsize=11, color=GRAY)
     ax.text(
@@ -663,7 +706,7 @@ def perceptron(out: Path) -> None:
         8.2,
         "nn.Linear(5, 1) computes $z$;\nf is e.g. torch.sigmoid or ReLU",
         ha="center",
-        fontsize=10.5,
+        fontsize=11,
         color="#333333",
     )
     _save_png(fig, out / "perceptron.png")
@@ -678,7 +721,7 @@ def relu(out: Path) -> None:
         ax1.set_title("ReLU(x) = max(0, x)")
         ax2.plot(x[x < 0], np.zeros((x < 0).sum()), color=ORANGE, lw=2.5)
         ax2.plot(x[x > 0], np.ones((x > 0).sum()), color=ORANGE, lw=2.5)
-        ax2.plot([0], [0], "o", mfc="white", mec=ORANGE)
+        ax2.plot([0], [0], "o", mfc=ORANGE, mec=ORANGE)  # the value PyTorch uses
         ax2.plot([0], [1], "o", mfc="white", mec=ORANGE)
         ax2.set_title("derivative: 0 for x < 0, 1 for x > 0")
         ax2.set_ylim(-0.3, 1.3)
@@ -687,7 +730,7 @@ def relu(out: Path) -> None:
             ax.axvline(0, color="#BBBBBB", lw=0.8, zorder=0)
             ax.set_xlabel("x")
             ax.grid(alpha=0.3)
-        ax2.text(0.1, 0.45, "PyTorch uses 0 at x = 0", fontsize=9.5, color="#333333")
+        ax2.text(0.15, 0.5, "PyTorch uses 0\nat x = 0", color="#333333", va="center")
         fig.tight_layout()
         _save_png(fig, out / "relu.png")
 
@@ -732,12 +775,15 @@ def gradient_descent(out: Path) -> None:
         w0 = -1.5
         t = np.linspace(w0 - 1.0, w0 + 1.6, 10)
         axes[0].plot(t, loss(w0) + grad(w0) * (t - w0), "--", color=RED, lw=1.3)
+        axes[0].text(-0.4, 17.5, "slope dL/dw < 0\nso step right", color=RED)
+        axes[0].text(2.35, 0.0, "minimum", color=GREEN, va="center")
         axes[0].text(
-            -0.4, 17.5, "slope dL/dw < 0\nso step right", color=RED, fontsize=10
-        )
-        axes[0].text(2.3, 3.0, "minimum", color=GREEN, fontsize=10)
-        axes[0].text(
-            2.6, 13.0, "w ← w − lr · dL/dw", fontsize=12, family="DejaVu Sans Mono"
+            2.0,
+            9.0,
+            "w ← w − lr · dL/dw",
+            fontsize=12,
+            family="DejaVu Sans Mono",
+            ha="center",
         )
         fig.tight_layout()
         _save_png(fig, out / "gradient_descent.png")
@@ -778,12 +824,12 @@ def gradient_descent_types(out: Path) -> None:
     Z = np.mean((W[..., None] * xs + Bb[..., None] - ys) ** 2, axis=-1)
     w_opt, b_opt = np.polyfit(xs, ys, 1)
     runs = [
-        ("batch GD: all 200 points per step", 200, BLUE),
-        ("stochastic GD: 1 point per step", 1, RED),
-        ("mini-batch GD: 16 points per step", 16, GREEN),
+        ("batch GD\nall 200 points per step", 200, BLUE),
+        ("stochastic GD\n1 point per step", 1, RED),
+        ("mini-batch GD\n16 points per step", 16, GREEN),
     ]
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, 3, figsize=(14, 4.6), sharey=True)
+        fig, axes = plt.subplots(1, 3, figsize=(11.5, 5.0), sharey=True)
         for ax, (title, batch, color) in zip(axes, runs):
             ax.contour(
                 W, Bb, Z, levels=np.geomspace(0.1, 20, 14), cmap="Greys", linewidths=0.8
@@ -799,13 +845,12 @@ def gradient_descent_types(out: Path) -> None:
                 0.96,
                 f"{steps} steps, lr = {lr}\nfinal loss {final:.3f}",
                 transform=ax.transAxes,
-                fontsize=10,
                 va="top",
                 bbox={"facecolor": "white", "edgecolor": "#CCCCCC"},
             )
         axes[0].set_ylabel("bias b")
         fig.suptitle(
-            "Same loss surface (MSE of y = w·x + b), same start ■, minimum ★; "
+            "Same loss surface (MSE of y = w·x + b), same start ■, minimum ★;\n"
             "the batch size changes how noisy each step is",
             fontsize=12,
         )
@@ -815,9 +860,14 @@ def gradient_descent_types(out: Path) -> None:
 
 def custom_dataset_layout(out: Path) -> None:
     """Files on disk -> a Dataset -> a DataLoader -> batches."""
-    fig, ax = _canvas(13, 5.0, (-0.3, 31.5), (-0.5, 11.6))
+    fig, ax = _canvas(11.5, 4.9, (-0.3, 22.7), (0.9, 10.7))
+    mono = {"family": "DejaVu Sans Mono"}
+    heads = [(2.8, "files on disk"), (9.9, "Dataset"), (15.9, "DataLoader")]
+    for x, head in [*heads, (20.2, "batches")]:
+        ax.text(x, 10.1, head, ha="center", va="center", fontsize=12, weight="bold")
+
     # files on disk (the repository's custom_dataset/ folder)
-    _box(ax, 0.0, 0.3, 8.6, 10.2, "", face="#FAFAFA", edge=GRAY)
+    _box(ax, 0.0, 1.2, 5.6, 8.3, "", face="#FAFAFA", edge=GRAY)
     tree = (
         "custom_dataset/\n"
         "├── data.txt\n"
@@ -827,23 +877,8 @@ def custom_dataset_layout(out: Path) -> None:
         "    ├── coffee.jpg\n"
         "    └── ..."
     )
-    ax.text(
-        0.4,
-        9.9,
-        tree,
-        fontsize=10.5,
-        family="DejaVu Sans Mono",
-        va="top",
-        linespacing=1.45,
-    )
-    ax.text(
-        0.4,
-        4.3,
-        "data.txt: one 'path label' per line",
-        fontsize=9.5,
-        family="DejaVu Sans Mono",
-        weight="bold",
-    )
+    ax.text(0.25, 9.2, tree, va="top", linespacing=1.4, **mono)
+    ax.text(0.25, 5.2, "data.txt: 'path label' per line", weight="bold")
     table = [
         ("images/chelsea.jpg", "living"),
         ("images/camera.png", "living"),
@@ -851,92 +886,72 @@ def custom_dataset_layout(out: Path) -> None:
         ("...", "..."),
     ]
     for r, (f, lab) in enumerate(table):
-        yy = 3.4 - r * 0.8
+        yy = 4.4 - r * 0.76
         ax.add_patch(
             Rectangle(
-                (0.5, yy - 0.36), 7.6, 0.76, facecolor="white", edgecolor="#BBBBBB"
+                (0.2, yy - 0.35), 5.2, 0.7, facecolor="white", edgecolor="#BBBBBB"
             )
         )
-        ax.text(
-            0.7,
-            yy,
-            f"{f:<20}{lab}",
-            fontsize=9.5,
-            family="DejaVu Sans Mono",
-            va="center",
-        )
-    ax.text(4.3, 11.0, "files on disk", ha="center", fontsize=12, weight="bold")
+        ax.text(0.35, yy, f"{f:<20}{lab}", va="center", **mono)
 
     # Dataset
     _box(
         ax,
-        10.2,
-        2.6,
-        8.0,
-        6.2,
-        "class ImageLabelsDataset(Dataset)\n\n"
+        6.5,
+        3.2,
+        6.8,
+        4.6,
+        "class CustomImageDataset(Dataset)\n\n"
         "__init__: read data.txt,\n  labels -> class index\n"
-        "__len__: number of lines\n__getitem__(idx):\n"
-        "  decode image idx,\n  apply transform,\n"
+        "__len__: number of samples\n__getitem__(index):\n"
+        "  decode image index,\n  apply transform,\n"
         "  return (image, target)",
         mono=True,
-        fontsize=9.5,
         ha="left",
     )
-    ax.text(14.2, 11.0, "Dataset", ha="center", fontsize=12, weight="bold")
-    ax.text(14.2, 1.7, "one sample at a time", ha="center", fontsize=10, color=GRAY)
-    _arrow(ax, (8.7, 5.7), (10.1, 5.7))
+    ax.text(9.9, 2.7, "one sample at a time", ha="center", va="center", color=GRAY)
+    _arrow(ax, (5.7, 5.5), (6.45, 5.5))
 
     # DataLoader
     _box(
         ax,
-        19.8,
-        3.8,
-        5.0,
-        3.8,
+        14.3,
+        4.2,
+        3.2,
+        2.6,
         "DataLoader(\n dataset,\n batch_size=3,\n shuffle=True)",
         mono=True,
-        fontsize=9.5,
         face="#FCE3D2",
         edge=ORANGE,
         ha="left",
     )
-    ax.text(22.3, 11.0, "DataLoader", ha="center", fontsize=12, weight="bold")
     ax.text(
-        22.3,
-        2.9,
+        15.9,
+        3.7,
         "shuffles, batches,\nstacks samples\n(same H, W needed:\nresize in transform)",
         ha="center",
-        fontsize=10,
         color=GRAY,
         va="top",
     )
-    _arrow(ax, (18.3, 5.7), (19.7, 5.7))
+    _arrow(ax, (13.35, 5.5), (14.25, 5.5))
 
     # batches
-    ax.text(28.3, 11.0, "batches", ha="center", fontsize=12, weight="bold")
     for k in range(2):
-        y0 = 6.6 - k * 3.4
+        y0 = 7.0 - k * 3.4
         for j in range(3):
             ax.add_patch(
                 Rectangle(
-                    (26.2 + j * 0.55 + 0.0, y0 + 0.5 - j * 0.0),
+                    (18.5 + j * 0.55, y0),
                     0.5,
                     1.4,
-                    facecolor=[LIGHT, "#DDF0E1", "#FCE3D2", "#F3E8C8"][j],
+                    facecolor=[LIGHT, "#DDF0E1", "#FCE3D2"][j],
                     edgecolor=BLUE,
                     lw=1,
                 )
             )
-        ax.text(28.2, y0 + 1.2, f"batch {k}", fontsize=10, va="center")
-        ax.text(
-            26.2,
-            y0 + 0.05,
-            "X: [3, C, H, W]  y: [3]",
-            fontsize=8.5,
-            family="DejaVu Sans Mono",
-        )
-    _arrow(ax, (24.9, 5.7), (26.0, 5.7))
+        ax.text(20.35, y0 + 0.7, f"batch {k}", va="center")
+        ax.text(18.5, y0 - 0.2, "X: [3, C, H, W]\ny: [3]", va="top", **mono)
+    _arrow(ax, (17.55, 5.5), (18.4, 5.5))
     _save_png(fig, out / "custom_dataset_layout.png")
 
 
@@ -1117,10 +1132,7 @@ def favicon(out: Path) -> None:
             ax.add_patch(
                 plt.Rectangle((col + 0.08, row + 0.08), 0.84, 0.84, color=color)
             )
-    fig.savefig(
-        out / "favicon.png", dpi=DPI, metadata={"Software": None}, transparent=True
-    )
-    plt.close(fig)
+    _save_png(fig, out / "favicon.png", transparent=True)
 
 
 FIGURES: dict[str, Callable[[Path], None]] = {

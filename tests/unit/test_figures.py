@@ -1,11 +1,12 @@
 """The committed concept figures are exactly what images/draw_figures.py draws (pixel
-for pixel)."""
+for pixel), and every figure is readable when the book shrinks it to its column."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from PIL import Image, ImageSequence
@@ -78,3 +79,59 @@ def test_png_files_carry_no_software_or_time_metadata(redrawn):
             assert not text_keys & {"Software", "Creation Time", "date:create"}, (
                 f"{name}: {text_keys}"
             )
+
+
+def test_committed_figures_fit_the_column():
+    too_wide = {}
+    for name in NAMES:
+        with Image.open(IMAGES / name) as im:
+            if im.width > draw_figures.MAX_WIDTH_PX:
+                too_wide[name] = im.width
+    assert not too_wide, f"wider than {draw_figures.MAX_WIDTH_PX} px: {too_wide}"
+
+
+def _figure(width_in: float, text: str, fontsize: float):
+    fig = plt.figure(figsize=(width_in, 1.0))
+    fig.text(0.05, 0.5, text, fontsize=fontsize)
+    return fig
+
+
+def test_saving_refuses_text_smaller_than_11_pt(tmp_path):
+    fig = _figure(4.0, "tiny label", fontsize=8)
+    with pytest.raises(ValueError, match=r"tiny\.png.*'tiny label' at 8 pt"):
+        draw_figures._save_png(fig, tmp_path / "tiny.png")
+    assert not (tmp_path / "tiny.png").exists()
+
+
+def test_saving_refuses_small_tick_labels(tmp_path):
+    fig, ax = plt.subplots(figsize=(4.0, 3.0))
+    ax.plot([0, 1])
+    ax.tick_params(labelsize=9)
+    with pytest.raises(ValueError, match=r"ticks\.png.*'0\.0' at 9 pt"):
+        draw_figures._save_png(fig, tmp_path / "ticks.png")
+
+
+def test_saving_refuses_a_figure_wider_than_the_limit(tmp_path):
+    fig = _figure(12.0, "wide", fontsize=11)
+    with pytest.raises(ValueError, match=r"wide\.png: 1200 px wide.*1160"):
+        draw_figures._save_png(fig, tmp_path / "wide.png")
+    assert not (tmp_path / "wide.png").exists()
+
+
+def test_saving_accepts_11_pt_text_at_the_widest_size(tmp_path):
+    fig = _figure(draw_figures.MAX_WIDTH_PX / draw_figures.DPI, "just right", 11)
+    draw_figures._save_png(fig, tmp_path / "ok.png")
+    with Image.open(tmp_path / "ok.png") as im:
+        assert im.width == draw_figures.MAX_WIDTH_PX
+
+
+def test_animation_refuses_a_frame_with_small_text(tmp_path):
+    fig = _figure(4.0, "frame 0", fontsize=11)
+
+    def draw_frame(k: int) -> None:
+        fig.texts[0].set_text(f"frame {k}")
+        fig.texts[0].set_fontsize(11 if k < 2 else 7)
+
+    with pytest.raises(ValueError, match=r"anim\.gif.*'frame 2' at 7 pt"):
+        draw_figures._save_gif(fig, tmp_path / "anim.gif", draw_frame, [0, 1, 2])
+    assert not (tmp_path / "anim.gif").exists()
