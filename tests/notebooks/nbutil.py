@@ -43,6 +43,15 @@ def tags(cell: dict[str, Any]) -> list[str]:
     return list(cell.get("metadata", {}).get("tags", []))
 
 
+def strip_magics(src: str) -> str:
+    """A cell's code with each IPython magic or shell line (``%config``, ``!ls``) as
+    ``pass``, so that ``ast`` can parse it."""
+    return "\n".join(
+        "pass" if line.lstrip().startswith(("%", "!")) else line
+        for line in src.splitlines()
+    )
+
+
 def parameters_cell(nb: dict[str, Any]) -> dict[str, Any]:
     """The one code cell tagged ``parameters`` (the lint checks there is exactly
     one)."""

@@ -17,6 +17,7 @@ from nbutil import (
     load,
     notebook_paths,
     source,
+    strip_magics,
     tags,
 )
 
@@ -99,7 +100,7 @@ def test_one_parameters_cell_near_the_top(path):
     )
     # never reassigned later in the notebook (=, +=, for targets, :=, with ... as, ...)
     for c in code[param_idx[0] + 1 :]:
-        for node in ast.walk(ast.parse(_strip_magics(source(c)))):
+        for node in ast.walk(ast.parse(strip_magics(source(c)))):
             if isinstance(node, ast.Name) and isinstance(
                 node.ctx, (ast.Store, ast.Del)
             ):
@@ -167,13 +168,6 @@ def test_referenced_images_exist(path):
             assert (path.parent / ref).resolve().is_file(), (
                 f"{path.name}: cell {i + 1} references missing image {ref}"
             )
-
-
-def _strip_magics(src: str) -> str:
-    return "\n".join(
-        "pass" if line.lstrip().startswith(("%", "!")) else line
-        for line in src.splitlines()
-    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -273,7 +267,7 @@ def test_size_limits(path):
         if c["cell_type"] != "code":
             continue
         lines = source(c).rstrip("\n").splitlines()
-        tree = ast.parse(_strip_magics(source(c)))
+        tree = ast.parse(strip_magics(source(c)))
         teaches = any(isinstance(n, (ast.FunctionDef, ast.ClassDef)) for n in tree.body)
         limit = MAX_CODE_LINES_TAUGHT if teaches else MAX_CODE_LINES
         assert len(lines) <= limit, (

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import json
 import os
 import random
 import stat
@@ -34,7 +32,6 @@ from torchprimer.loaders import TensorLoader
 
 CPU = torch.device("cpu")
 ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "notebooks" / "08_checkpoints_and_resuming.ipynb"
 
 
 def small_problem(n: int = 192, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -512,32 +509,3 @@ def test_best_pt_holds_the_weights_of_the_best_epoch(tmp_path):
 
 
 # --- the notebook teaches the same code -----------------------------------------------
-
-
-def test_notebook_defines_the_same_code_as_the_module():
-    """Teach first, then reuse: every definition in notebook 08 that the module also
-    has is identical, and every one of the module's is shown."""
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    module_src = Path(checkpoints.__file__).read_text(encoding="utf-8")
-    module_defs = {
-        n.name: ast.get_source_segment(module_src, n)
-        for n in ast.parse(module_src).body
-        if isinstance(n, (ast.FunctionDef, ast.ClassDef))
-    }
-    found = set()
-    for cell in cells:
-        if cell["cell_type"] != "code":
-            continue
-        src = "".join(cell["source"])
-        for node in ast.parse(src).body:
-            if (
-                isinstance(node, (ast.FunctionDef, ast.ClassDef))
-                and node.name in module_defs
-            ):
-                assert ast.get_source_segment(src, node) == module_defs[node.name], (
-                    f"{node.name} differs between notebook 08 and checkpoints.py"
-                )
-                found.add(node.name)
-    assert found == set(checkpoints.__all__), (
-        f"not shown in notebook 08: {sorted(set(checkpoints.__all__) - found)}"
-    )

@@ -7,20 +7,11 @@ one test checks the real machine against torch.cuda and torch.backends.mps.
 
 from __future__ import annotations
 
-import ast
-import json
-from pathlib import Path
-
 import pytest
 import torch
 
-from torchprimer import devices
 from torchprimer.devices import DeviceUnavailableError, available_devices, get_device
 from torchprimer.notebook import ParameterError, check_parameters
-
-NOTEBOOK = (
-    Path(__file__).resolve().parents[2] / "notebooks" / "03_building_models.ipynb"
-)
 
 
 @pytest.fixture
@@ -171,27 +162,3 @@ def test_check_parameters_accepts_exactly_the_names_get_device_knows(fake, name)
     else:
         with pytest.raises(ParameterError, match="DEVICE"):
             check_parameters(DEVICE=name)
-
-
-def _definitions(tree: ast.AST) -> dict[str, str]:
-    return {
-        node.name: ast.dump(node)
-        for node in ast.walk(tree)
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef))
-    }
-
-
-def test_notebook_03_teaches_the_same_code():
-    """'Teach first, then reuse': notebook 03 shows this module's code, unchanged."""
-    module = _definitions(ast.parse(Path(devices.__file__).read_text(encoding="utf-8")))
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    taught: dict[str, str] = {}
-    for cell in cells:
-        if cell["cell_type"] == "code":
-            src = "".join(cell["source"])
-            if not src.lstrip().startswith(("%", "!")):
-                taught |= _definitions(ast.parse(src))
-    for name in ("DeviceUnavailableError", "available_devices", "get_device"):
-        assert taught.get(name) == module[name], (
-            f"notebook 03's {name} differs from torchprimer.devices"
-        )

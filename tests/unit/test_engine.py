@@ -4,7 +4,6 @@ fabricated data (no dataset files needed)."""
 from __future__ import annotations
 
 import ast
-import json
 from pathlib import Path
 
 import pytest
@@ -13,12 +12,10 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from torchprimer import data as tpdata
-from torchprimer import engine
 from torchprimer.data import fashion_mnist_tensors
 from torchprimer.engine import evaluate, fit, predict, train_one_epoch
 
 CPU = torch.device("cpu")
-NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "05_training.ipynb"
 
 
 def small_problem(n: int = 192, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -301,40 +298,3 @@ def module_definitions(module) -> dict[str, str]:
         for n in ast.parse(src).body
         if isinstance(n, (ast.FunctionDef, ast.ClassDef))
     }
-
-
-def notebook_definitions() -> dict[str, str]:
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    found = {}
-    for cell in cells:
-        if cell["cell_type"] != "code":
-            continue
-        src = "".join(cell["source"])
-        if src.lstrip().startswith(("%", "!")):
-            continue
-        for node in ast.parse(src).body:
-            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-                found[node.name] = ast.get_source_segment(src, node)
-    return found
-
-
-def test_notebook_defines_the_same_code_as_the_engine():
-    """Teach first, then reuse: every definition in notebook 05 that the engine also has
-    is identical, and the notebook shows every one of them."""
-    in_notebook = notebook_definitions()
-    in_engine = module_definitions(engine)
-    for name in set(in_notebook) & set(in_engine):
-        assert in_notebook[name] == in_engine[name], (
-            f"{name} differs between notebook 05 and engine.py"
-        )
-    missing = set(engine.__all__) - set(in_notebook)
-    assert not missing, f"engine functions not shown in notebook 05: {sorted(missing)}"
-
-
-def test_notebook_shows_fashion_mnist_tensors_exactly():
-    in_notebook = notebook_definitions()
-    assert "fashion_mnist_tensors" in in_notebook, "notebook 05 must show it in full"
-    assert (
-        in_notebook["fashion_mnist_tensors"]
-        == module_definitions(tpdata)["fashion_mnist_tensors"]
-    ), "fashion_mnist_tensors differs between notebook 05 and data.py"

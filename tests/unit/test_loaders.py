@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import ast
-import json
-from pathlib import Path
-
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from torchprimer import loaders
 from torchprimer.loaders import TensorLoader
-
-NOTEBOOK = (
-    Path(__file__).resolve().parents[2] / "notebooks" / "07_faster_training.ipynb"
-)
 
 
 def small_problem(n: int = 50, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -81,32 +72,3 @@ def test_tensor_loader_has_a_dataloader_like_generator_attribute():
     first = torch.cat([yb for _, yb in loader])
     generator.set_state(state)
     assert torch.equal(torch.cat([yb for _, yb in loader]), first)
-
-
-def test_notebook_defines_the_same_code_as_the_module():
-    """Teach first, then reuse: notebook 07 shows TensorLoader exactly as the module
-    has it."""
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    module_src = Path(loaders.__file__).read_text(encoding="utf-8")
-    module_defs = {
-        n.name: ast.get_source_segment(module_src, n)
-        for n in ast.parse(module_src).body
-        if isinstance(n, (ast.FunctionDef, ast.ClassDef))
-    }
-    found = set()
-    for cell in cells:
-        if cell["cell_type"] != "code":
-            continue
-        src = "".join(cell["source"])
-        for node in ast.parse(src).body:
-            if (
-                isinstance(node, (ast.FunctionDef, ast.ClassDef))
-                and node.name in module_defs
-            ):
-                assert ast.get_source_segment(src, node) == module_defs[node.name], (
-                    f"{node.name} differs between notebook 07 and loaders.py"
-                )
-                found.add(node.name)
-    assert found == set(loaders.__all__), (
-        f"not shown in notebook 07: {sorted(set(loaders.__all__) - found)}"
-    )

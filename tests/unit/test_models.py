@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import ast
-import json
-from pathlib import Path
-
 import pytest
 import torch
 from torch import nn
 
-from torchprimer import models
 from torchprimer.models import MLP
-
-NOTEBOOK = (
-    Path(__file__).resolve().parents[2] / "notebooks" / "03_building_models.ipynb"
-)
 
 
 def linear_sizes(model: nn.Module) -> list[tuple[int, int]]:
@@ -90,21 +81,3 @@ def test_same_seed_same_weights():
     b = MLP((8,), in_features=4, num_classes=2)
     for pa, pb in zip(a.parameters(), b.parameters()):
         assert torch.equal(pa, pb)
-
-
-def test_notebook_03_teaches_the_same_code():
-    """'Teach first, then reuse': notebook 03 shows this class's code, unchanged."""
-    module_tree = ast.parse(Path(models.__file__).read_text(encoding="utf-8"))
-    module_class = next(
-        n for n in module_tree.body if isinstance(n, ast.ClassDef) and n.name == "MLP"
-    )
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    taught = [
-        node
-        for cell in cells
-        if cell["cell_type"] == "code"
-        for node in ast.parse("".join(cell["source"])).body
-        if isinstance(node, ast.ClassDef) and node.name == "MLP"
-    ]
-    assert len(taught) == 1, "notebook 03 must define class MLP exactly once"
-    assert ast.dump(taught[0]) == ast.dump(module_class)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import json
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -14,14 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from torchprimer import plots  # noqa: E402
 from torchprimer.plots import show_images  # noqa: E402
-
-NOTEBOOK = (
-    Path(__file__).resolve().parents[2]
-    / "notebooks"
-    / "02_datasets_and_transforms.ipynb"
-)
 
 
 @pytest.fixture(autouse=True)
@@ -56,22 +45,3 @@ def test_a_batch_tensor_and_out_of_range_floats():
     fig = show_images(batch, ncols=2)
     assert len(fig.axes) == 4
     assert float(fig.axes[0].images[0].get_array().max()) == 1.0
-
-
-def test_notebook_teaches_exactly_the_module_code():
-    module_src = Path(plots.__file__).read_text(encoding="utf-8")
-    tree = ast.parse(module_src)
-    code = next(
-        ast.get_source_segment(module_src, n)
-        for n in tree.body
-        if isinstance(n, ast.FunctionDef) and n.name == "show_images"
-    )
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    sources = [
-        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-        for c in cells
-        if c["cell_type"] == "code"
-    ]
-    assert any(code in s for s in sources), (
-        "notebook 02 and torchprimer/plots.py disagree on show_images"
-    )
