@@ -1,7 +1,7 @@
 """The models the primer trains.
 
-Taught in notebook 03 (building models); notebook 05 (training) imports ``MLP`` from
-here.
+``MLP`` is taught in notebook 03 (building models) and trained from notebook 05 on;
+``CNN`` is taught in notebook 06 (convolutional networks).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-__all__ = ["MLP"]
+__all__ = ["CNN", "MLP"]
 
 
 class MLP(nn.Module):
@@ -42,3 +42,45 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, 1, 28, 28) images (or (N, 784) rows) -> (N, num_classes) logits."""
         return self.layers(self.flatten(x))
+
+
+class CNN(nn.Module):
+    """A small convolutional network for 1x28x28 images: three blocks of
+    3x3 conv (no bias) + BatchNorm + ReLU + 2x2 max-pool, then a 128-unit hidden layer
+    and class logits.
+
+    With the default ``widths=(16, 32, 64)`` it has 98,554 parameters. The feature
+    maps shrink 28 -> 14 -> 7 -> 3, so the classifier sees ``widths[-1] * 3 * 3``
+    features.
+
+    Taught in notebook 06 (convolutional networks).
+    """
+
+    def __init__(
+        self,
+        widths: Sequence[int] = (16, 32, 64),
+        hidden: int = 128,
+        in_channels: int = 1,
+        num_classes: int = 10,
+    ) -> None:
+        super().__init__()
+        blocks: list[nn.Module] = []
+        for n_in, n_out in zip([in_channels, *widths[:-1]], widths):
+            blocks += [
+                nn.Conv2d(n_in, n_out, kernel_size=3, padding=1, bias=False),
+                nn.BatchNorm2d(n_out),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            ]
+        side = 28 // 2 ** len(widths)
+        self.features = nn.Sequential(*blocks)
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(widths[-1] * side * side, hidden),
+            nn.ReLU(),
+            nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, in_channels, 28, 28) images -> (N, num_classes) logits."""
+        return self.classifier(self.features(x))
