@@ -130,29 +130,55 @@ def test_left_navigation_lists_the_chapters_in_order(site_dir, pages):
     assert chapters_in_nav == CHAPTERS, f"navigation order {nav} != chapters {CHAPTERS}"
 
 
+def reading_order(site_dir: Path) -> list[str]:
+    """index, each chapter followed by its exercises page (where one is built), then
+    the glossary."""
+    order = ["index"]
+    for chapter in CHAPTERS:
+        order.append(chapter)
+        exercises = f"exercises/{chapter}_exercises"
+        if (site_dir / f"{exercises}.html").is_file():
+            order.append(exercises)
+    return [*order, "glossary"]
+
+
 def test_prev_next_walk_through_the_chapters(site_dir, pages):
-    order = ["index", *CHAPTERS]
+    order = reading_order(site_dir)
+    assert len(order) > len(CHAPTERS) + 1
+
+    def target(name: str, href: str | None) -> str | None:
+        if href is None:
+            return None
+        path = (site_dir / name).parent / unquote(urlsplit(href).path)
+        return path.resolve().relative_to(site_dir.resolve()).as_posix()
+
     for i, name in enumerate(order):
         page = pages[site_dir / f"{name}.html"]
+        prev, next_ = target(name, page.prev), target(name, page.next)
         expected_prev = f"{order[i - 1]}.html" if i > 0 else None
         expected_next = f"{order[i + 1]}.html" if i + 1 < len(order) else None
-        assert page.prev == expected_prev, (
-            f"{name}: 'previous' goes to {page.prev}, expected {expected_prev}"
+        assert prev == expected_prev, (
+            f"{name}: 'previous' goes to {prev}, expected {expected_prev}"
         )
-        assert page.next == expected_next, (
-            f"{name}: 'next' goes to {page.next}, expected {expected_next}"
+        assert next_ == expected_next, (
+            f"{name}: 'next' goes to {next_}, expected {expected_next}"
         )
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_stored_outputs_are_rendered(site_dir, pages, chapter):
     """Every code cell that has outputs in the rendered notebook shows them on its
-    page."""
+    page, except the cells tagged to be left out."""
     source = json.loads(
         (site_dir / "_sources" / f"{chapter}.ipynb").read_text(encoding="utf-8")
     )
+    hidden = {"remove-cell", "remove-output"}  # cells the page leaves out on purpose
     with_outputs = sum(
-        1 for c in source["cells"] if c["cell_type"] == "code" and c.get("outputs")
+        1
+        for c in source["cells"]
+        if c["cell_type"] == "code"
+        and c.get("outputs")
+        and not hidden & set(c["metadata"].get("tags", []))
     )
     shown = pages[site_dir / f"{chapter}.html"].cell_outputs
     assert with_outputs > 0, (
