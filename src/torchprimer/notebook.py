@@ -107,6 +107,9 @@ RULES: dict[str, Rule] = {
         _integer(0, 64), "an int from 0 to 64 (0: load in this process)"
     ),
     "NUM_PROCESSES": Rule(_integer(1, 64), "an int from 1 to 64"),
+    "NUM_STEPS": Rule(
+        _integer(1, 10_000), "an int from 1 to 10000 (timed steps per measurement)"
+    ),
     "IMAGE_SIZE": Rule(_integer(8, 4096), "an int from 8 to 4096 (pixels)"),
     "LR": Rule(_positive_number, "a positive number such as 0.004"),
     "LABEL_SMOOTHING": Rule(
@@ -122,6 +125,10 @@ RULES: dict[str, Rule] = {
     "LABELS_FILE": Rule(_path, "a file path as a str"),
     "PATIENCE": Rule(
         _integer(1, 1000), "an int from 1 to 1000 (epochs without a new best)"
+    ),
+    "FAIL_AT_STEP": Rule(
+        _integer(1, 10**9),
+        "an int of 1 or more (the training step at which one process is killed)",
     ),
 }
 

@@ -30,12 +30,14 @@ SMOKE_PARAMETERS: dict[str, dict[str, Any]] = {
     "03": {"SEED": 1},
     "04": {"SEED": 1},
     "05": {"SEED": 1, "NUM_EPOCHS": 1, "TRAIN_SUBSET": 2000, "BATCH_SIZE": 64},
+    "06": {"SEED": 1, "NUM_EPOCHS": 1, "TRAIN_SUBSET": 2000, "BATCH_SIZE": 128},
     "07": {
         "SEED": 1,
         "TRAIN_SUBSET": 1000,
         "BATCH_SIZE": 128,
         "NUM_EPOCHS": 1,
         "NUM_WORKERS": 0,
+        "NUM_STEPS": 2,
     },
     "08": {
         "SEED": 1,
@@ -43,6 +45,14 @@ SMOKE_PARAMETERS: dict[str, dict[str, Any]] = {
         "BATCH_SIZE": 128,
         "NUM_EPOCHS": 2,
         "PATIENCE": 1,
+    },
+    # 2 processes x 50 images, 10 steps per epoch; one process is killed at step 15
+    "09": {
+        "SEED": 1,
+        "TRAIN_SUBSET": 1000,
+        "BATCH_SIZE": 50,
+        "NUM_EPOCHS": 2,
+        "FAIL_AT_STEP": 15,
     },
 }
 
@@ -56,8 +66,23 @@ def check_training_metrics(metrics: dict[str, Any], params: dict[str, Any]) -> N
     assert metrics["train_seconds"] > 0
 
 
+def check_ddp_metrics(metrics: dict[str, Any], params: dict[str, Any]) -> None:
+    assert metrics["device"] == params["DEVICE"]
+    assert metrics["epochs"] == params["NUM_EPOCHS"]
+    assert metrics["train_images"] == params["TRAIN_SUBSET"]
+    assert metrics["processes"] >= 1
+    # N processes with batch B end with the weights of 1 process with batch N*B
+    assert metrics["max_weight_difference"] < 1e-5, metrics
+    # the killed process was restarted, and the run ended as if nothing had happened
+    assert metrics["restarted_attempts"] == 2, metrics
+    assert metrics["restarted_gap"] < 1e-5, metrics
+    assert 0.5 < metrics["val_accuracy"] <= 1.0, metrics
+
+
 METRICS_CHECKS: dict[str, Callable[[dict[str, Any], dict[str, Any]], None]] = {
     "05": check_training_metrics,
+    "06": check_training_metrics,
+    "09": check_ddp_metrics,
 }
 
 

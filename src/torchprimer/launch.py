@@ -1,0 +1,126 @@
+"""Run torchrun from Python, show its output while it runs, and leave no process behind.
+
+Taught in notebook 09 (distributed training with torchrun): :func:`torchrun` is shown
+in full there (``tests/unit/test_ddp.py`` checks that the notebook and this module hold
+the same code); the helpers whose names start with ``_`` are infrastructure. Nothing
+runs on import.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from subprocess import PIPE, STDOUT
+
+__all__ = ["TorchrunError", "torchrun"]
+
+# torchrun's own log lines start with level, date, time, process id and source line:
+# "E1127 07:36:41.278000 13860 torch/distributed/elastic/.../api.py:1002] failed ..."
+_LOG_PREFIX = re.compile(r"^[DIWEF]\d{4} [\d:.]+ +\d+ \S+:\d+\] ")
+# absolute paths of Python files, shown from the package folder on: torch/..., ...
+_FILE_PATH = re.compile(
+    r"(?:[A-Za-z]:)?[/\\][^\s\"'<>]*?[/\\](?=(?:torch|torchprimer)[/\\])"
+)
+_STOP_WAIT_S = 30  # torchrun gets this long to stop its workers after SIGTERM
+
+
+class TorchrunError(RuntimeError):
+    """torchrun failed or ran out of time; the message ends with its last lines.
+
+    Taught in notebook 09 (distributed training with torchrun).
+    """
+
+
+def torchrun(
+    args: Sequence[str], env: Mapping[str, str] | None = None, timeout: float = 600
+) -> list[str]:
+    """Run ``torchrun ARGS`` with this Python, print its output line by line as it
+    comes, and return the lines; ``env`` adds environment variables. When it returns
+    or raises (Ctrl-C included), no process it started is left running.
+
+    Taught in notebook 09 (distributed training with torchrun).
+    """
+    command = [sys.executable, "-m", "torch.distributed.run", *args]  # = torchrun
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}  # print at once
+    process = subprocess.Popen(  # in a new session: its own process group
+        command, env=env, stdout=PIPE, stderr=STDOUT, text=True, start_new_session=True
+    )
+    watchdog = _Watchdog(process, timeout)  # stops it after timeout seconds
+    lines = []
+    try:
+        for line in process.stdout:  # line by line, while it runs
+            lines.append(line.rstrip())
+            if (shown := _tidy(line)) is not None:
+                print(shown, flush=True)
+        process.wait()
+    finally:
+        watchdog.cancel()
+        _stop(process)  # after an error or Ctrl-C; does nothing once it has ended
+    if process.returncode != 0:
+        raise TorchrunError(_failure(process.returncode, watchdog, lines))
+    return lines
+
+
+class _Watchdog:
+    """Stops ``process`` after ``timeout`` seconds, unless cancelled before."""
+
+    def __init__(self, process: subprocess.Popen, timeout: float) -> None:
+        self.timeout, self.fired = timeout, threading.Event()
+        self._timer = threading.Timer(timeout, self._fire, [process])
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _fire(self, process: subprocess.Popen) -> None:
+        self.fired.set()
+        _stop(process)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """End torchrun and its workers: SIGTERM first (torchrun then stops its workers),
+    SIGKILL to its process group if that takes longer than ``_STOP_WAIT_S``."""
+    if process.poll() is not None:
+        return
+    if os.name != "posix":
+        process.terminate()
+        process.wait()
+        return
+    with contextlib.suppress(ProcessLookupError):  # it may end in the meantime
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=_STOP_WAIT_S)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _tidy(line: str) -> str | None:
+    """A line of output as shown in a notebook, or None to leave it out: the frames of
+    a traceback are left out (its first and last lines stay), torchrun's log prefix
+    becomes ``torchrun:``, and paths of files start at the package's folder."""
+    line = line.rstrip()
+    text = re.sub(r"^\[rank\d+\]: ?", "", line)  # a prefix of torch's tracebacks
+    if not text.strip() or text[0].isspace():
+        return None
+    line = _LOG_PREFIX.sub("torchrun: ", line)
+    line = line.replace(f" of binary: {sys.executable}", "")
+    return _FILE_PATH.sub("", line)
+
+
+def _failure(returncode: int, watchdog: _Watchdog, lines: list[str]) -> str:
+    reason = (
+        f"ran longer than timeout={watchdog.timeout:g} s and was stopped"
+        if watchdog.fired.is_set()
+        else f"exited with code {returncode}"
+    )
+    tail = "\n".join(lines[-40:])
+    return f"torchrun {reason}. Its last lines:\n{tail}"
