@@ -1,0 +1,347 @@
+"""Checks for 05 · Training: exercises (notebooks/exercises/05_training_*.ipynb)."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from torchprimer.engine import evaluate
+from torchprimer.exercises import Answers, NotYet, Registry
+
+registry = Registry("05")
+check = registry.check
+CPU = torch.device("cpu")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _attempt(what: str, function: Any, *args: Any) -> Any:
+    """Run learner code; an exception becomes one learner-facing line."""
+    try:
+        return function(*args)
+    except NotYet:
+        raise
+    except Exception as exc:  # the learner's code: report it, never crash
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise NotYet(f"`{what}` stopped with {type(exc).__name__}: {first}") from None
+
+
+def _call(answers: Answers, name: str, shown: str, *args: Any) -> Any:
+    """``answers.call`` that shows the call as ``shown`` in its messages."""
+    function = answers.get(name)
+    if not callable(function):
+        kind = type(function).__name__
+        raise NotYet(f"`{name}` should be a function, but it is a {kind}.")
+    result = _attempt(f"{name}({shown})", function, *args)
+    if result is None or result is Ellipsis:
+        raise NotYet(
+            f"`{name}({shown})` returned {result!r}: replace the `...` in its body "
+            "with your code and `return` the result."
+        )
+    return result
+
+
+def _bool(answers: Answers, name: str) -> bool:
+    value = answers.get(name)
+    if not isinstance(value, bool):
+        raise NotYet(f"`{name}` should be `True` or `False`, not {_describe(value)}.")
+    return value
+
+
+# --- Exercise 1: model.eval() and torch.no_grad() ------------------------------------
+
+
+@registry.exercise("eval_and_no_grad")
+def _eval_and_no_grad(answers: Answers) -> str:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(8, 16), nn.Dropout(p=0.5), nn.Linear(16, 3))
+        X = torch.randn(4, 8)
+        model.train()
+        train_same = torch.equal(model(X), model(X))
+        with torch.no_grad():
+            no_grad_same = torch.equal(model(X), model(X))
+        model.eval()
+        eval_same = torch.equal(model(X), model(X))
+        eval_requires_grad = model(X).requires_grad
+    facts = [
+        (
+            "predicted_train_same",
+            train_same,
+            "In training mode dropout draws a new random mask in every forward pass, "
+            "so two passes of the same X differ.",
+        ),
+        (
+            "predicted_no_grad_same",
+            no_grad_same,
+            "`torch.no_grad()` only stops recording the graph; it does not switch "
+            "layers to inference mode, so dropout still draws random masks.",
+        ),
+        (
+            "predicted_eval_same",
+            eval_same,
+            "`model.eval()` switches dropout off (it passes its input through), so "
+            "the outputs are equal.",
+        ),
+        (
+            "predicted_eval_requires_grad",
+            eval_requires_grad,
+            "`model.eval()` changes how layers such as dropout behave, not autograd: "
+            "the graph is still recorded unless you also use `torch.no_grad()`.",
+        ),
+    ]
+    for name, truth, why in facts:
+        if _bool(answers, name) != truth:
+            raise NotYet(f"`{name}` is {not truth}, but it is {truth}. {why}")
+    return "eval() changes the layers, no_grad() changes autograd: evaluate with both."
+
+
+# --- Exercise 2: logits to the loss ---------------------------------------------------
+
+
+def _pair(result: Any, name: str) -> tuple[Any, Any]:
+    if not isinstance(result, tuple | list) or len(result) != 2:
+        raise NotYet(f"`{name}` returned {_describe(result)}; return `(loss, probs)`.")
+    return result[0], result[1]
+
+
+@registry.exercise("logits_to_the_loss")
+def _logits_to_the_loss(answers: Answers) -> str:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1)
+        model = nn.Linear(5, 4)
+        X = torch.randn(6, 5) * 3
+        y = torch.tensor([0, 3, 1, 1, 2, 0])
+    logits = model(X)
+    want_loss = nn.functional.cross_entropy(logits, y)
+    result = _call(
+        answers,
+        "loss_and_probs",
+        "model, X, y, loss_fn",
+        model,
+        X,
+        y,
+        nn.CrossEntropyLoss(),
+    )
+    loss, probs = _pair(result, "loss_and_probs")
+    if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+        raise NotYet(
+            f"The loss is {_describe(loss)}; it should be the 0-d tensor that "
+            "`loss_fn` returns (keep it a tensor, so that `backward()` can run)."
+        )
+    if not loss.requires_grad:
+        raise NotYet(
+            "The loss does not require gradients, so `loss.backward()` could not "
+            "train the model: compute it from the model's output, outside no_grad."
+        )
+    twice = nn.functional.cross_entropy(logits.softmax(dim=1), y)
+    if torch.allclose(loss, twice, atol=1e-5):
+        raise NotYet(
+            "The loss is computed on softmax probabilities. `nn.CrossEntropyLoss` "
+            "applies log_softmax itself, so it must get the logits: with "
+            "probabilities it applies softmax twice, a perfect prediction no longer "
+            "has a loss near 0, and the gradients shrink."
+        )
+    if not torch.allclose(loss, want_loss, atol=1e-5):
+        raise NotYet(
+            f"The loss is {loss.item():.4f}, but `loss_fn(logits, y)` is "
+            f"{want_loss.item():.4f}: pass the model's raw output to the loss."
+        )
+    if not isinstance(probs, torch.Tensor) or probs.shape != logits.shape:
+        raise NotYet(
+            f"`probs` is {_describe(probs)}; want the softmax of the logits, shape "
+            f"{tuple(logits.shape)}."
+        )
+    if not torch.allclose(probs, logits.softmax(dim=1), atol=1e-6):
+        raise NotYet(
+            "`probs` is not the softmax of the logits over the classes "
+            "(`logits.softmax(dim=1)`); apply it once, only for reporting."
+        )
+    return "Logits go to the loss; softmax is only for reporting probabilities."
+
+
+# --- Exercise 3: a training step ------------------------------------------------------
+
+
+def _reference_step(model: nn.Module, X, y, loss_fn, optimizer, clear: bool) -> float:
+    if clear:
+        optimizer.zero_grad()
+    loss = loss_fn(model(X), y)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def _weights(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
+@registry.exercise("train_step")
+def _train_step(answers: Answers) -> str:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(2)
+        model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3))
+        X, y = torch.randn(10, 6), torch.randint(0, 3, (10,))
+    models = {key: copy.deepcopy(model) for key in ("yours", "right", "no_clear")}
+    optimizers = {
+        key: torch.optim.SGD(m.parameters(), lr=0.1) for key, m in models.items()
+    }
+    loss_fn = nn.CrossEntropyLoss()
+    for step in range(1, 4):
+        before = _weights(models["yours"])
+        loss = _call(
+            answers,
+            "train_step",
+            "model, X, y, loss_fn, optimizer",
+            models["yours"],
+            X,
+            y,
+            loss_fn,
+            optimizers["yours"],
+        )
+        want = _reference_step(
+            models["right"], X, y, loss_fn, optimizers["right"], True
+        )
+        _reference_step(
+            models["no_clear"], X, y, loss_fn, optimizers["no_clear"], False
+        )
+        mine = _weights(models["yours"])
+        if torch.equal(mine, before):
+            raise NotYet(
+                f"Step {step} did not change the weights. The order is: zero_grad(), "
+                "forward and loss, backward(), step(); clearing the gradients after "
+                "backward() throws them away before the step."
+            )
+        if torch.allclose(mine, _weights(models["right"]), atol=1e-6):
+            if not isinstance(loss, float):
+                raise NotYet(
+                    f"The weights are right, but `train_step` returned "
+                    f"{_describe(loss)}; return the loss as a Python float "
+                    "(`loss.item()`)."
+                )
+            if abs(loss - want) > 1e-5:
+                raise NotYet(
+                    f"The weights are right, but step {step} returned {loss:.4f} "
+                    f"instead of the loss before the step, {want:.4f}."
+                )
+            continue
+        if torch.allclose(mine, _weights(models["no_clear"]), atol=1e-6):
+            raise NotYet(
+                f"Step 1 is right, but step {step} differs from a correct step: "
+                "`backward()` adds to `.grad`, so without `optimizer.zero_grad()` "
+                "every step uses the sum of all gradients so far. Clear them before "
+                "`backward()`."
+            )
+        raise NotYet(
+            f"After step {step} the weights differ from one plain SGD step: "
+            "zero_grad(), loss of model(X) against y, backward(), step()."
+        )
+    return "zero_grad, forward, backward, step: each step uses its own gradient."
+
+
+# --- Exercise 4: accuracy over every sample -------------------------------------------
+
+
+@registry.exercise("accuracy")
+def _accuracy(answers: Answers) -> str:
+    model = nn.Sequential(nn.Dropout(p=0.5), nn.Linear(3, 3))
+    with torch.no_grad():
+        model[1].weight.copy_(torch.eye(3))
+        model[1].bias.zero_()
+    seen: list[tuple[bool, bool]] = []
+    model.register_forward_hook(
+        lambda module, args, out: seen.append(
+            (module.training, torch.is_grad_enabled())
+        )
+    )
+    X = torch.eye(3)[[0, 1, 2, 0, 1, 2, 0, 1, 2, 0]] * 5  # predicted: 0 1 2 0 1 2 ...
+    y = torch.tensor([0, 1, 2, 0, 2, 0, 1, 2, 2, 0])  # right 4 of 4, 0 of 4, 2 of 2
+    dataloader = DataLoader(TensorDataset(X, y), batch_size=4)
+    model.train()
+    result = _call(
+        answers, "accuracy", "model, dataloader, device", model, dataloader, CPU
+    )
+    if not seen:
+        raise NotYet("`accuracy` never called the model on the batches.")
+    if any(training for training, _ in seen):
+        raise NotYet(
+            "The model was in training mode during the forward passes, so its "
+            "dropout layer zeroed random inputs: call `model.eval()` first."
+        )
+    if any(grad for _, grad in seen):
+        raise NotYet(
+            "The forward passes recorded a computation graph: wrap them in "
+            "`with torch.no_grad():` (or decorate the function with it)."
+        )
+    if isinstance(result, torch.Tensor) and result.numel() == 1:
+        result = result.item()
+    if isinstance(result, bool) or not isinstance(result, int | float):
+        raise NotYet(f"`accuracy` returned {_describe(result)}; return a float.")
+    if result == 6:
+        raise NotYet(
+            "`accuracy` returned 6, the number of correct samples; return the "
+            "fraction, 6 / 10."
+        )
+    if abs(result - 2 / 3) < 1e-6:
+        raise NotYet(
+            "`accuracy` returned 0.667, the mean of the batch accuracies 1, 0 and 1. "
+            "The last batch holds only 2 of the 10 samples: add up the correct "
+            "samples and divide by the number of samples."
+        )
+    if abs(result - 0.6) > 1e-6:
+        raise NotYet(
+            f"For 10 samples of which 6 are classified correctly, `accuracy` "
+            f"returned {result}; want 0.6."
+        )
+    return "eval(), no_grad(), and correct samples divided by samples."
+
+
+# --- Exercise 5: 87 % in three epochs -------------------------------------------------
+
+
+@registry.exercise("three_epochs")
+def _three_epochs(answers: Answers) -> str:
+    history = answers.get("history")
+    model = answers.get("model")
+    test_dataloader = answers.get("test_dataloader")
+    if not isinstance(model, nn.Module) or not isinstance(history, list) or not history:
+        raise NotYet(
+            "Run the training cell above first: it sets `model` and `history`."
+        )
+    if len(history) > 3:
+        raise NotYet(
+            f"The model trained for {len(history)} epochs; the target is 87 % within "
+            "3 epochs. Keep `NUM_EPOCHS = 3` and improve the recipe instead."
+        )
+    if len(test_dataloader.dataset) != 10_000:
+        raise NotYet("Measure on all 10,000 test images: `splits['test']`.")
+    device = next(model.parameters()).device
+    loss_fn = nn.CrossEntropyLoss()
+    test_accuracy = evaluate(model, test_dataloader, loss_fn, device)["accuracy"]
+    if test_accuracy < 0.87:
+        if test_accuracy < 0.7:
+            hint = (
+                "SGD at lr=1e-3 hardly moves the weights in three epochs (notebook "
+                "05's ablation). Try AdamW with a learning rate of a few 1e-3 and a "
+                "OneCycleLR schedule over NUM_EPOCHS * steps_per_epoch steps."
+            )
+        else:
+            hint = (
+                "Close. A one-cycle schedule, label smoothing, another learning rate "
+                "or a wider model such as `MLP(hidden_sizes=(256, 128))` can add the "
+                "last points."
+            )
+        raise NotYet(
+            f"After {len(history)} epochs the model classifies {test_accuracy:.1%} of "
+            f"the test images correctly; the target is 87 %. {hint}"
+        )
+    return f"{test_accuracy:.1%} of the test images after {len(history)} epochs."

@@ -1,0 +1,347 @@
+"""Checks for 07 · Faster training: exercises
+(notebooks/exercises/07_faster_training_*.ipynb)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from torchprimer.exercises import Answers, NotYet, Registry
+from torchprimer.models import MLP
+
+registry = Registry("07")
+check = registry.check
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _call(answers: Answers, name: str, shown: str, *args: Any, hint: str = "") -> Any:
+    """Call the learner's function ``name``, shown as ``shown`` in messages."""
+    function = answers.get(name)
+    if not callable(function):
+        raise NotYet(f"`{name}` should be a function, not {_describe(function)}.")
+    try:
+        result = function(*args)
+    except NotYet:
+        raise
+    except Exception as exc:  # the learner's code: report it, never crash
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise NotYet(f"`{shown}` stopped with {type(exc).__name__}: {first}") from None
+    if result is None or result is Ellipsis:
+        raise NotYet(
+            f"`{shown}` returned {result!r}: replace the `...` in its body with "
+            + (hint or "your code and `return` the result.")
+        )
+    return result
+
+
+def _whole(value: Any, name: str) -> int:
+    """A prediction written as a whole number (an int, or a float such as 4640.0)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise NotYet(f"`{name}` should be a whole number, not {_describe(value)}.")
+    if value != int(value):
+        raise NotYet(f"`{name}` is {value}; a count is a whole number.")
+    return int(value)
+
+
+def _tuple(value: Any, name: str) -> tuple[int, ...]:
+    try:
+        if isinstance(value, str | torch.Tensor):
+            raise TypeError
+        return tuple(int(v) for v in value)
+    except (TypeError, ValueError):
+        raise NotYet(
+            f"`{name}` should be a tuple of whole numbers such as `(1, 2, 3, 4)`, "
+            f"not {_describe(value)}."
+        ) from None
+
+
+def _seeded_mlp(seed: int) -> nn.Module:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return MLP()
+
+
+def _random(seed: int, *shape: int) -> torch.Tensor:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return torch.randn(*shape)
+
+
+# --- Exercise 1: evaluation without autograd ----------------------------------------
+
+
+@registry.exercise("inference_mode")
+def _inference_mode(answers: Answers) -> str:
+    model = _seeded_mlp(7).eval()
+    X = _random(8, 300, 1, 28, 28)
+    with torch.no_grad():
+        want = model(X)
+    recording: list[bool] = []
+    hook = model.register_forward_pre_hook(
+        lambda module, args: recording.append(torch.is_grad_enabled())
+    )
+    try:
+        got = _call(
+            answers,
+            "predict_logits",
+            "predict_logits(model, X, 64)",
+            model,
+            X.clone(),
+            64,
+        )
+    finally:
+        hook.remove()
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(want.shape):
+        raise NotYet(
+            f"`predict_logits(model, X, 64)` for 300 images returned {_describe(got)}; "
+            f"want the logits, shape {tuple(want.shape)}."
+        )
+    if not torch.allclose(got.detach(), want, atol=1e-5):
+        raise NotYet(
+            "The logits differ from the model's: run every batch of X through the "
+            "model once, in order, and concatenate the outputs."
+        )
+    if got.requires_grad:
+        raise NotYet(
+            f"The logits require gradients (grad_fn={type(got.grad_fn).__name__}): "
+            "autograd recorded every operation and kept each batch's activations "
+            "for a backward pass that never comes. Run the forward passes inside "
+            "`with torch.inference_mode():` (or `torch.no_grad()`)."
+        )
+    if any(recording):
+        raise NotYet(
+            "The result does not require gradients, but the forward passes still ran "
+            "with autograd recording (detaching afterwards throws the graph away "
+            "only after building it). Run them inside `with torch.inference_mode():`."
+        )
+    return "No graph is built: no saved activations, less work per batch."
+
+
+# --- Exercise 2: batches from tensors in memory -------------------------------------
+
+
+@registry.exercise("batches")
+def _batches(answers: Answers) -> str:
+    for n, batch_size, seed in [(10, 4, 0), (8, 4, 1), (5, 8, 2), (7, 1, 3)]:
+        X = _random(seed, n, 1, 2, 3)
+        y = torch.arange(n) * 10
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            order = torch.randperm(n)
+        loader = DataLoader(
+            TensorDataset(X, y), batch_size=batch_size, sampler=order.tolist()
+        )
+        want = list(loader)
+        result = _call(
+            answers,
+            "batches",
+            f"batches(X, y, {batch_size}, order)",
+            X,
+            y,
+            batch_size,
+            order.clone(),
+            hint="a loop that `yield`s `(X_batch, y_batch)` pairs.",
+        )
+        what = f"`batches(X, y, {batch_size}, order)` with {n} rows"
+        try:
+            got = list(result)
+        except Exception as exc:  # the learner's generator: report, never crash
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise NotYet(
+                f"Going through {what} stopped with {type(exc).__name__}: {first}"
+            ) from None
+        sizes = [len(b) for _, b in want]
+        if len(got) != len(want):
+            raise NotYet(
+                f"{what} gave {len(got)} batches; DataLoader gives {len(want)} "
+                f"(sizes {sizes}): every row once, the last batch may be smaller."
+            )
+        for i, (pair, (want_X, want_y)) in enumerate(zip(got, want)):
+            if not (isinstance(pair, tuple | list) and len(pair) == 2):
+                raise NotYet(
+                    f"Batch {i} of {what} is {_describe(pair)}; yield pairs `(X, y)`."
+                )
+            got_X, got_y = pair
+            if not isinstance(got_X, torch.Tensor) or not isinstance(
+                got_y, torch.Tensor
+            ):
+                raise NotYet(
+                    f"Batch {i} of {what} holds {_describe(got_X)} and "
+                    f"{_describe(got_y)}; want two tensors."
+                )
+            if tuple(got_X.shape) != tuple(want_X.shape) or got_y.shape != want_y.shape:
+                raise NotYet(
+                    f"Batch {i} of {what} has X of shape {tuple(got_X.shape)} and y of "
+                    f"shape {tuple(got_y.shape)}; DataLoader gives "
+                    f"{tuple(want_X.shape)} and {tuple(want_y.shape)}."
+                )
+            if got_y.dtype != want_y.dtype:
+                raise NotYet(
+                    f"Batch {i} of {what} has labels of dtype {got_y.dtype}; y is "
+                    f"{want_y.dtype}: index it, don't convert it."
+                )
+            if not torch.equal(got_y, want_y):
+                raise NotYet(
+                    f"Batch {i} of {what} holds labels {got_y.tolist()}; DataLoader "
+                    f"gives {want_y.tolist()}. Take the rows `order[start:start + "
+                    "batch_size]`, in that order."
+                )
+            if got_X.dtype != want_X.dtype or not torch.equal(got_X, want_X):
+                raise NotYet(
+                    f"Batch {i} of {what} has the right labels but other images: "
+                    "index X and y with the same indices."
+                )
+    return "The same batches as DataLoader, with one indexing per batch."
+
+
+# --- Exercise 3: channels_last ------------------------------------------------------
+
+
+@registry.exercise("channels_last")
+def _channels_last(answers: Answers) -> str:
+    x = torch.zeros(2, 3, 4, 5).to(memory_format=torch.channels_last)
+    shape = _tuple(answers.get("predicted_shape"), "predicted_shape")
+    stride = _tuple(answers.get("predicted_stride"), "predicted_stride")
+    contiguous = answers.get("predicted_is_contiguous")
+    if shape != tuple(x.shape):
+        raise NotYet(
+            f"`predicted_shape` is {shape}. `channels_last` changes only how the "
+            "elements lie in memory: the shape stays (N, C, H, W) = (2, 3, 4, 5), "
+            "and every index x[n, c, h, w] means what it meant before."
+        )
+    if stride == (60, 20, 5, 1):
+        raise NotYet(
+            "`predicted_stride` is (60, 20, 5, 1): that is the default layout, "
+            "channels outside rows and rows outside columns."
+        )
+    if stride != tuple(x.stride()):
+        raise NotYet(
+            f"`predicted_stride` is {stride}. In channels_last, memory holds the 3 "
+            "channels of pixel (0, 0), then those of pixel (0, 1), and so on. The "
+            "stride of a dimension is how many elements one step along it skips: "
+            "a channel, a column (C), a row (W·C), an image (H·W·C)."
+        )
+    if not isinstance(contiguous, bool):
+        raise NotYet(
+            f"`predicted_is_contiguous` should be True or False, not "
+            f"{_describe(contiguous)}."
+        )
+    if contiguous != x.is_contiguous():
+        raise NotYet(
+            "`predicted_is_contiguous` is True, but `is_contiguous()` asks about the "
+            "default layout (strides (60, 20, 5, 1)); channels_last is contiguous only "
+            "for `is_contiguous(memory_format=torch.channels_last)`."
+        )
+    return "Same shape, strides (60, 1, 15, 3): the channels are side by side."
+
+
+# --- Exercise 4: FLOPs --------------------------------------------------------------
+
+
+@registry.exercise("predict_flops")
+def _predict_flops(answers: Answers) -> str:
+    sizes = [784, 128, 64, 32, 10]
+    batch = 64
+    layers = [2 * batch * a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    linear, forward = layers[0], sum(layers)
+    training = forward + 2 * forward - layers[0]
+    got = _whole(answers.get("predicted_linear_flops"), "predicted_linear_flops")
+    if got != linear:
+        hints = {
+            batch * 784 * 128: "Each multiply-add counts as 2 FLOPs: a multiply and "
+            "an add.",
+            2 * 784 * 128: "That is for one image; the batch holds 64.",
+            2 * batch * 784 * 128 + batch * 128: "`FlopCounterMode` counts the matrix "
+            "multiplication only, not the bias addition.",
+        }
+        hint = hints.get(
+            got,
+            "Each of the 64 × 128 outputs is a dot product of length 784: 784 "
+            "multiplications and 784 additions.",
+        )
+        raise NotYet(f"`predicted_linear_flops` is {got:,}. {hint}")
+    got = _whole(answers.get("predicted_forward_flops"), "predicted_forward_flops")
+    if got != forward:
+        raise NotYet(
+            f"`predicted_forward_flops` is {got:,}. Add 2 · 64 · in · out over the "
+            "four linear layers 784→128→64→32→10; ReLU and Flatten do no matrix "
+            "multiplication."
+        )
+    got = _whole(answers.get("predicted_training_flops"), "predicted_training_flops")
+    if got == 3 * forward:
+        raise NotYet(
+            f"`predicted_training_flops` is {got:,}, 3× the forward pass. Almost: the "
+            "images do not require gradients, so backward() skips the gradient with "
+            "respect to the first layer's input, one matrix multiplication of "
+            f"{layers[0]:,} FLOPs."
+        )
+    if got != training:
+        raise NotYet(
+            f"`predicted_training_flops` is {got:,}. The backward pass of a linear "
+            "layer computes the gradient for its weight and for its input: two "
+            "multiplications of the forward pass's size each, except that nothing "
+            "needs the gradient of the images."
+        )
+    return "Backward costs about twice the forward pass; a training step ≈ 3×."
+
+
+# --- Exercise 5: bfloat16 autocast --------------------------------------------------
+
+
+@registry.exercise("autocast")
+def _autocast(answers: Answers) -> str:
+    model = _seeded_mlp(9).eval()
+    X = _random(10, 128, 1, 28, 28)
+    with torch.no_grad():
+        want = model(X)
+    seen: list[tuple[bool, torch.dtype]] = []
+    hook = model.register_forward_pre_hook(
+        lambda module, args: seen.append(
+            (torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"))
+        )
+    )
+    try:
+        got = _call(answers, "bf16_logits", "bf16_logits(model, X)", model, X.clone())
+    finally:
+        hook.remove()
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(want.shape):
+        raise NotYet(
+            f"`bf16_logits(model, X)` for 128 images returned {_describe(got)}; want "
+            f"the logits, shape {tuple(want.shape)}."
+        )
+    dtypes = {param.dtype for param in model.parameters()}
+    if dtypes != {torch.float32}:
+        raise NotYet(
+            f"After `bf16_logits` the weights are {sorted(map(str, dtypes))}: "
+            "autocast leaves the weights in float32 and casts per operation. Don't "
+            "convert the model (`model.bfloat16()` / `model.to(...)`)."
+        )
+    if not seen or not all(on and dtype == torch.bfloat16 for on, dtype in seen):
+        raise NotYet(
+            "The model did not run under CPU autocast with bfloat16: call it inside "
+            '`with torch.autocast("cpu", dtype=torch.bfloat16):`.'
+        )
+    if got.dtype != torch.bfloat16:
+        raise NotYet(
+            f"The logits are {got.dtype}; under autocast `nn.Linear` returns "
+            "bfloat16. Return the model's output as it is."
+        )
+    error = (got.detach().float() - want).abs().max().item()
+    scale = want.abs().max().item()
+    if error > 0.05 * scale + 1e-3:
+        raise NotYet(
+            f"The logits differ from float32 by up to {error:.3g} (their size is "
+            f"{scale:.3g}); pass X through the model unchanged."
+        )
+    return f"Largest difference from float32: {error:.1e}, with weights still float32."
