@@ -1120,6 +1120,91 @@ def strides(out: Path) -> None:
     _save_png(fig, out / "strides.png")
 
 
+def data_parallel(out: Path) -> None:
+    """DDP: every process holds the whole model and trains on its own shard of the
+    batch; an all-reduce averages the gradients, so every copy takes the same step."""
+    fig, ax = _canvas(11.0, 4.6, (0.0, 27.5), (0.0, 11.5))
+    heads = [
+        (2.4, "one step's batch"),
+        (10.3, "two processes"),
+        (18.5, "DDP, in backward"),
+        (24.9, "each process"),
+    ]
+    for x, head in heads:
+        ax.text(x, 10.7, head, ha="center", fontsize=12, weight="bold")
+    for k, (color, face) in enumerate([(BLUE, "#DCE6F2"), (ORANGE, "#FCE3D2")]):
+        y0 = 5.6 - k * 4.4
+        ax.add_patch(
+            Rectangle(
+                (0.4, y0 + 0.3), 4.0, 3.2, facecolor=face, edgecolor=color, lw=1.6
+            )
+        )
+        shard = f"shard {k}\nB images"
+        ax.text(2.4, y0 + 1.9, shard, ha="center", va="center", fontsize=12)
+        _arrow(ax, (4.5, y0 + 1.9), (6.1, y0 + 1.9), color=color)
+        text = (
+            f"process {k}  (RANK={k})\nthe whole model, same weights\n"
+            f"forward, loss, backward\n→ gradients g{'₀₁'[k]}"
+        )
+        _box(ax, 6.2, y0, 8.2, 3.8, text, edge=color, fontsize=12)
+        _arrow(ax, (14.5, y0 + 1.9), (16.2, 5.75 + 0.85 * (1 - 2 * k)), color=color)
+        step = "optimizer.step()\nthe same update"
+        _box(
+            ax, 22.6, y0 + 0.6, 4.6, 2.6, step, edge=GREEN, face="#DDF0E1", fontsize=12
+        )
+        _arrow(ax, (20.8, 5.75 + 0.85 * (1 - 2 * k)), (22.5, y0 + 1.9), color=PURPLE)
+    all_reduce = "all-reduce:\n(g₀ + g₁) / 2\nto both"
+    _box(ax, 16.3, 3.85, 4.4, 3.8, all_reduce, edge=PURPLE, face="#EEEAF6", fontsize=12)
+    ax.text(2.4, 0.6, "2B images in all", ha="center", fontsize=11, color=GRAY)
+    ax.text(24.9, 0.6, "the copies stay equal", ha="center", fontsize=11, color=GRAY)
+    _save_png(fig, out / "data_parallel.png")
+
+
+def receptive_field(out: Path) -> None:
+    """How far one unit of chapter 06's CNN sees: each 3x3 conv adds 2 steps of the
+    current jump, each 2x2 max-pool adds 1 step and doubles the jump."""
+    fig, ax = _canvas(11.0, 4.8, (-0.6, 27.0), (-1.8, 10.8))
+    for r in range(10):
+        for c in range(10):
+            _cell(ax, c, r, face="white", edge="#BBBBBB", lw=0.8)
+    regions = [  # (x, y, size, colour, label)
+        (1, 1, 8, GREEN, "block 2's conv: 8 x 8"),
+        (3, 3, 4, ORANGE, "+ max-pool 2x2: 4 x 4"),
+        (3.12, 3.12, 2.76, BLUE, "one 3x3 conv: 3 x 3"),
+    ]
+    for x, y, size, color, _ in regions:
+        face = matplotlib.colors.to_rgba(color, 0.15)
+        ax.add_patch(Rectangle((x, y), size, size, fc=face, ec=color, lw=3))
+    for k, (*_, color, label) in enumerate(regions):
+        ax.text(11.0, 9.3 - 1.0 * k, label, fontsize=12, color=color, va="center")
+    ax.text(0, 10.2, "input pixels", fontsize=12, weight="bold")
+    rows = [
+        ("layer", "output", "sees", "jump"),
+        ("input", "28 x 28", "1", "1"),
+        ("conv 3x3", "28 x 28", "3", "1"),
+        ("max-pool 2", "14 x 14", "4", "2"),
+        ("conv 3x3", "14 x 14", "8", "2"),
+        ("max-pool 2", "7 x 7", "10", "4"),
+        ("conv 3x3", "7 x 7", "18", "4"),
+        ("max-pool 2", "3 x 3", "22", "8"),
+    ]
+    for i, row in enumerate(rows):
+        for x, text in zip((11.0, 16.2, 20.6, 23.8), row):
+            weight = "bold" if i == 0 else "normal"
+            y = 6.4 - 0.85 * i
+            ax.text(x, y, text, fontsize=12, weight=weight, va="center")
+    ax.text(
+        11.0,
+        -0.8,
+        "sees: side of the input square one unit depends on;\n"
+        "jump: input pixels between neighbouring units",
+        fontsize=11,
+        color="#333333",
+        va="center",
+    )
+    _save_png(fig, out / "receptive_field.png")
+
+
 def favicon(out: Path) -> None:
     """The site's 64x64 icon: a 3x3 grid of tensor cells with one highlighted."""
     fig = plt.figure(figsize=(0.64, 0.64), dpi=DPI)
@@ -1149,6 +1234,8 @@ FIGURES: dict[str, Callable[[Path], None]] = {
     "broadcasting.png": broadcasting,
     "reductions.png": reductions,
     "strides.png": strides,
+    "data_parallel.png": data_parallel,
+    "receptive_field.png": receptive_field,
     "favicon.png": favicon,
 }
 

@@ -45,13 +45,8 @@ class MLP(nn.Module):
 
 
 class CNN(nn.Module):
-    """A small convolutional network for 1x28x28 images: three blocks of
-    3x3 conv (no bias) + BatchNorm + ReLU + 2x2 max-pool, then a 128-unit hidden layer
-    and class logits.
-
-    With the default ``widths=(16, 32, 64)`` it has 98,554 parameters. The feature
-    maps shrink 28 -> 14 -> 7 -> 3, so the classifier sees ``widths[-1] * 3 * 3``
-    features.
+    """Three blocks of 3x3 conv (no bias) + BatchNorm + ReLU + 2x2 max-pool, then a
+    hidden layer and class logits: 98,554 parameters with the default widths.
 
     Taught in notebook 06 (convolutional networks).
     """
@@ -66,13 +61,9 @@ class CNN(nn.Module):
         super().__init__()
         blocks: list[nn.Module] = []
         for n_in, n_out in zip([in_channels, *widths[:-1]], widths):
-            blocks += [
-                nn.Conv2d(n_in, n_out, kernel_size=3, padding=1, bias=False),
-                nn.BatchNorm2d(n_out),
-                nn.ReLU(),
-                nn.MaxPool2d(2),
-            ]
-        side = 28 // 2 ** len(widths)
+            conv = nn.Conv2d(n_in, n_out, kernel_size=3, padding=1, bias=False)
+            blocks += [conv, nn.BatchNorm2d(n_out), nn.ReLU(), nn.MaxPool2d(2)]
+        side = 28 // 2 ** len(widths)  # each max-pool halves the side, rounding down
         self.features = nn.Sequential(*blocks)
         self.classifier = nn.Sequential(
             nn.Flatten(),
@@ -81,6 +72,5 @@ class CNN(nn.Module):
             nn.Linear(hidden, num_classes),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, in_channels, 28, 28) images -> (N, num_classes) logits."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, 28, 28) -> (N, 10)
         return self.classifier(self.features(x))

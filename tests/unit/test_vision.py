@@ -1,0 +1,191 @@
+"""torchprimer.models.CNN and torchprimer.vision (chapter 06): sizes, parameter counts,
+augmentation, the training recipe and test-time augmentation, on small fabricated
+inputs."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from torchprimer.engine import predict
+from torchprimer.loaders import TensorLoader
+from torchprimer.models import CNN
+from torchprimer.vision import AugmentedLoader, augment, predict_with_flips, train_cnn
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+@pytest.mark.parametrize(
+    ("size", "kernel", "stride", "padding"),
+    [
+        (28, 3, 1, 0),
+        (28, 3, 1, 1),
+        (28, 5, 1, 2),
+        (28, 3, 2, 1),
+        (27, 4, 2, 0),
+        (9, 7, 3, 0),
+    ],
+)
+def test_output_size_formula_matches_conv2d(size, kernel, stride, padding):
+    layer = nn.Conv2d(2, 3, kernel, stride=stride, padding=padding)
+    out = layer(torch.zeros(1, 2, size, size))
+    assert (
+        out.shape[-1]
+        == out.shape[-2]
+        == conv_output_size(size, kernel, stride, padding)
+    )
+
+
+def cnn_parameter_count(widths, hidden=128, in_channels=1, num_classes=10) -> int:
+    count, n_in = 0, in_channels
+    for n_out in widths:
+        count += n_out * n_in * 9 + 2 * n_out  # conv without bias, BatchNorm gamma/beta
+        n_in = n_out
+    side = 28 // 2 ** len(widths)
+    count += widths[-1] * side * side * hidden + hidden
+    return count + hidden * num_classes + num_classes
+
+
+def test_default_cnn_has_98554_parameters():
+    assert (
+        sum(p.numel() for p in CNN().parameters())
+        == 98_554
+        == cnn_parameter_count((16, 32, 64))
+    )
+
+
+@pytest.mark.parametrize("widths", [(16, 32), (8, 16, 32), (4, 8, 8, 8)])
+def test_cnn_shapes_and_parameter_count(widths):
+    model = CNN(widths)
+    assert sum(p.numel() for p in model.parameters()) == cnn_parameter_count(widths)
+    features = model.features(torch.zeros(3, 1, 28, 28))
+    side = 28 // 2 ** len(widths)
+    assert features.shape == (3, widths[-1], side, side)
+    assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
+
+
+def test_batchnorm_train_and_eval_differ_and_eval_changes_nothing():
+    torch.manual_seed(0)
+    model = CNN()
+    X = 3 + torch.randn(16, 1, 28, 28)
+    model.train()
+    out_train = model(X)
+    bn = model.features[1]
+    assert bn.num_batches_tracked.item() == 1
+    running = bn.running_mean.clone()
+    model.eval()
+    out_eval = model(X)
+    assert not torch.allclose(out_train, out_eval, atol=1e-3)
+    assert torch.equal(bn.running_mean, running) and bn.num_batches_tracked.item() == 1
+
+
+def brute_force_matches(
+    original: torch.Tensor, out: torch.Tensor, padding: int
+) -> bool:
+    """Is ``out`` some crop of the edge-padded ``original``, mirrored or not?"""
+    padded = nn.functional.pad(original[None], [padding] * 4, mode="replicate")[0]
+    H, W = original.shape[-2:]
+    for dy in range(2 * padding + 1):
+        for dx in range(2 * padding + 1):
+            crop = padded[..., dy : dy + H, dx : dx + W]
+            if torch.equal(crop, out) or torch.equal(crop.flip(-1), out):
+                return True
+    return False
+
+
+def test_augment_keeps_shape_and_dtype_and_crops_each_image():
+    X = torch.randn(32, 2, 9, 7)
+    out = augment(X, padding=2, generator=torch.Generator().manual_seed(0))
+    assert out.shape == X.shape and out.dtype == X.dtype and out.device == X.device
+    assert all(brute_force_matches(X[i], out[i], 2) for i in range(len(X)))
+
+
+def test_augment_draws_per_image_and_is_deterministic_with_a_generator():
+    X = torch.randn(64, 1, 28, 28)
+    a = augment(X, generator=torch.Generator().manual_seed(1))
+    b = augment(X, generator=torch.Generator().manual_seed(1))
+    c = augment(X, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    unchanged = [torch.equal(a[i], X[i]) for i in range(len(X))]
+    assert 0 < sum(unchanged) < len(X) // 2  # identity is 1 of 50 draws
+
+
+def test_augment_with_no_padding_only_flips():
+    X = torch.randn(40, 1, 5, 5)
+    out = augment(X, padding=0, generator=torch.Generator().manual_seed(0))
+    flipped = [torch.equal(out[i], X[i].flip(-1)) for i in range(len(X))]
+    kept = [torch.equal(out[i], X[i]) for i in range(len(X))]
+    assert all(f or k for f, k in zip(flipped, kept))
+    assert 0 < sum(flipped) < len(X)
+
+
+def test_augmented_loader_serves_every_label_once_per_epoch():
+    X, y = torch.randn(50, 1, 6, 6), torch.arange(50)
+    loader = AugmentedLoader(X, y, 16, generator=torch.Generator().manual_seed(0))
+    assert len(loader) == 4
+    labels = torch.cat([labels for _, labels in loader])
+    assert torch.equal(labels.sort().values, y)
+    plain = AugmentedLoader(X, y, 16, padding=None, generator=torch.Generator())
+    for images, labels in plain:
+        assert torch.equal(images, X[labels])
+
+
+def tiny_data(n: int = 128, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 1, 28, 28, generator=g), torch.randint(
+        0, 10, (n,), generator=g
+    )
+
+
+@pytest.mark.parametrize("one_cycle", [True, False])
+def test_train_cnn_runs_on_a_tiny_subset(one_cycle):
+    torch.manual_seed(0)
+    X, y = tiny_data()
+    model = CNN((4, 8))
+    before = [p.detach().clone() for p in model.parameters()]
+    train = AugmentedLoader(X, y, 32, generator=torch.Generator().manual_seed(0))
+    val = TensorLoader(X[:64], y[:64], batch_size=64)
+    history = train_cnn(model, train, val, torch.device("cpu"), 2, one_cycle=one_cycle)
+    assert [row["epoch"] for row in history] == [1, 2]
+    assert all(torch.isfinite(torch.tensor(row["train_loss"])) for row in history)
+    assert any(not torch.equal(b, p) for b, p in zip(before, model.parameters()))
+    conv = model.features[4].weight  # a 4-D weight with more than one input channel
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    assert not conv.is_contiguous()
+
+
+class Mirrored(nn.Module):
+    """Logits that change sign with the mirror image: TTA must average them."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        left, right = x[..., :2].mean(dim=(1, 2, 3)), x[..., -2:].mean(dim=(1, 2, 3))
+        return torch.stack([left - right, right - left, 0.1 * left], dim=1)
+
+
+def test_predict_with_flips_averages_the_softmax_of_both_views():
+    X, y = tiny_data(40)
+    loader = TensorLoader(X, y, batch_size=16)
+    model = Mirrored()
+    probs = model(X).softmax(dim=1) + model(X.flip(dims=[3])).softmax(dim=1)
+    expected = probs.argmax(dim=1)
+    assert torch.equal(predict_with_flips(model, loader, torch.device("cpu")), expected)
+    assert not torch.equal(expected, predict(model, loader, torch.device("cpu")))
+
+
+def test_benchmark_removes_every_batchnorm():
+    spec = importlib.util.spec_from_file_location(
+        "train_cnn_benchmark", ROOT / "benchmarks" / "train_cnn.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    model = module.without_batchnorm(CNN())
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
