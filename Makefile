@@ -109,8 +109,9 @@ test-matrix: $(STAMP) data ## nbval under ATEN_CPU_CAPABILITY {default, avx2} x 
 	  ATEN_CPU_CAPABILITY=$$cap OMP_NUM_THREADS=$$threads $(PY) -m pytest -q notebooks; \
 	done; done
 
-benchmark: $(STAMP) data ## time the classic training loop against notebook 05's (about 3 min)
+benchmark: $(STAMP) data ## measure the MLP and CNN speed-up tables and the CNN headline (about 40 min)
 	$(PY) benchmarks/train_mlp.py
+	$(PY) benchmarks/train_cnn.py
 
 clean: ## remove build outputs (keeps .venv and data/)
 	rm -rf _build models .pytest_cache

@@ -1,38 +1,42 @@
-"""Benchmark: the classic FashionMNIST training loop against notebook 05's loop, in
-one process.
+"""Benchmark: the classic FashionMNIST training loop against notebook 05's recipe, then
+chapter 07's MLP speed-up table, in one process.
 
-Both train the same 784-128-64-32-10 MLP (``torchprimer.models.MLP``) on the same
+Both loops train the same 784-128-64-32-10 MLP (``torchprimer.models.MLP``) on the same
 seeded 50,000-image training split for the same number of epochs, validating on the
 other 10,000 after every epoch, then report test accuracy.
 
 - "classic": ``ToTensor`` datasets read through ``DataLoader`` (PIL image per sample),
   ``torch.optim.SGD(model.parameters())`` at its default lr (1e-3), batch 128, the
   ``train_loop``/``val_loop`` structure of the original tutorial;
-- "notebook 05": the whole dataset as one normalised tensor, ``TensorLoader``, AdamW +
-  OneCycleLR + label smoothing, batch 256, ``torchprimer.engine.fit``.
+- "notebook 05": ``fashion_mnist_tensors`` (the whole dataset as standardised tensors,
+  converted once), a shuffled ``DataLoader`` over its ``TensorDataset``, AdamW (lr 6e-3,
+  weight decay 0.05) + OneCycleLR + label smoothing 0.1, batch 256,
+  ``torchprimer.engine.fit``.
 
-It also prints a compute bound: the model's matmul FLOPs per epoch (forward + backward
-is about 3x the forward matmuls) divided by the matmul FLOP/s measured here.
+Then ``speedups.mlp_speedups``: chapter 07's data paths and model-side changes (threads,
+bfloat16 autocast, torch.compile, batch size), each with notebook 05's recipe, as a
+table with seconds per epoch, speed-up and test accuracy, and the compute bound.
 
 Run: ``make benchmark`` or
-``OMP_NUM_THREADS=2 .venv/bin/python benchmarks/train_mlp.py [--epochs 15]``.
+``OMP_NUM_THREADS=2 .venv/bin/python benchmarks/train_mlp.py [--epochs 20]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
 import torch
+from speedups import mlp_speedups
 from torch import nn
-from torch.utils.data import DataLoader, random_split
+from torch.utils.data import DataLoader, TensorDataset, random_split
 from torchvision import datasets
 from torchvision.transforms import ToTensor
 
-from torchprimer.data import ensure_fashion_mnist
+from torchprimer.data import ensure_fashion_mnist, fashion_mnist_tensors
 from torchprimer.engine import evaluate, fit
-from torchprimer.loaders import TensorLoader
 from torchprimer.models import MLP
 from torchprimer.seeding import make_generator
 
@@ -104,37 +108,17 @@ def run_classic(data_root: str, epochs: int, seed: int) -> dict[str, float]:
 
 
 def run_notebook(
-    data_root: str, epochs: int, seed: int, lr: float = 4e-3, batch_size: int = 256
+    splits: dict[str, TensorDataset],
+    epochs: int,
+    seed: int,
+    lr: float = 6e-3,
+    batch_size: int = 256,
 ) -> dict[str, float]:
-    prep_start = time.perf_counter()
-    training_data = datasets.FashionMNIST(root=data_root, train=True, download=True)
-    test_data = datasets.FashionMNIST(root=data_root, train=False, download=True)
-    train_split, val_split = random_split(
-        training_data, [50_000, 10_000], generator=make_generator(seed)
-    )
-    images = training_data.data.float() / 255
-    mean = images[train_split.indices].mean(dtype=torch.float64).item()
-    std = images[train_split.indices].std().item()
-
-    def normalize(x: torch.Tensor) -> torch.Tensor:
-        return ((x - mean) / std).unsqueeze(1)
-
-    X_train, y_train = (
-        normalize(images[train_split.indices]),
-        training_data.targets[train_split.indices],
-    )
-    X_val, y_val = (
-        normalize(images[val_split.indices]),
-        training_data.targets[val_split.indices],
-    )
-    X_test, y_test = normalize(test_data.data.float() / 255), test_data.targets
-    prep_seconds = time.perf_counter() - prep_start
-
     device = torch.device("cpu")
-    train_dataloader = TensorLoader(
-        X_train, y_train, batch_size, shuffle=True, generator=make_generator(seed)
+    train_dataloader = DataLoader(
+        splits["train"], batch_size, shuffle=True, generator=make_generator(seed)
     )
-    val_dataloader = TensorLoader(X_val, y_val, 1000)
+    val_dataloader = DataLoader(splits["val"], 1000)
     torch.manual_seed(seed)
     model = MLP()
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
@@ -155,43 +139,21 @@ def run_notebook(
         progress=False,
     )
     seconds = time.perf_counter() - start
-    test = evaluate(
-        model, TensorLoader(X_test, y_test, 1000), nn.CrossEntropyLoss(), device
-    )
-    return {
-        "seconds": seconds,
-        "test_accuracy": test["accuracy"],
-        "prep_seconds": prep_seconds,
-    }
-
-
-# --- the compute bound ----------------------------------------------------------------
-
-
-def mlp_matmul_flops_per_sample(sizes: tuple[int, ...] = (784, 128, 64, 32, 10)) -> int:
-    """Forward matmul FLOPs for one sample (2 per multiply-add)."""
-    return sum(2 * a * b for a, b in zip(sizes[:-1], sizes[1:]))
-
-
-def measured_matmul_flops(m: int, k: int, n: int, seconds: float = 1.0) -> float:
-    """FLOP/s of repeated (m x k) @ (k x n) float32 matmuls on the CPU."""
-    a, b = torch.randn(m, k), torch.randn(k, n)
-    for _ in range(3):
-        a @ b
-    count, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        a @ b
-        count += 1
-    return 2 * m * k * n * count / (time.perf_counter() - start)
+    test_dataloader = DataLoader(splits["test"], 1000)
+    test = evaluate(model, test_dataloader, nn.CrossEntropyLoss(), device)
+    return {"seconds": seconds, "test_accuracy": test["accuracy"]}
 
 
 def main() -> None:
     # the docstring's first paragraph, joined onto one line
     description = " ".join(__doc__.split("\n\n")[0].split())
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data-root", default=str(ROOT / "data"))
+    parser.add_argument(
+        "--train-subset", type=int, default=None, help="speed-up table: quick tries"
+    )
     args = parser.parse_args()
     ensure_fashion_mnist(args.data_root)
     print(
@@ -200,18 +162,15 @@ def main() -> None:
         f"50,000 training / 10,000 validation images\n"
     )
 
-    flops_square = measured_matmul_flops(1024, 1024, 1024)
-    flops_layer = measured_matmul_flops(256, 784, 128)
-    train_flops = 3 * mlp_matmul_flops_per_sample() * 50_000
-    val_flops = mlp_matmul_flops_per_sample() * 10_000
-    bound = (train_flops + val_flops) / flops_square
-
-    ours = run_notebook(args.data_root, args.epochs, args.seed)
+    prep_start = time.perf_counter()
+    splits = fashion_mnist_tensors(args.data_root, args.seed)
+    prep_seconds = time.perf_counter() - prep_start
+    ours = run_notebook(splits, args.epochs, args.seed)
     classic = run_classic(args.data_root, args.epochs, args.seed)
 
     rows = [
         ("classic loop (ToTensor DataLoader, SGD lr=1e-3, batch 128)", classic),
-        ("notebook 05 (in-memory tensors, AdamW + OneCycle, batch 256)", ours),
+        ("notebook 05 (tensors in memory, AdamW + OneCycle, batch 256)", ours),
     ]
     print(f"{'loop':<64} {'s/epoch':>8} {'total s':>8} {'test acc':>9}")
     for name, r in rows:
@@ -222,24 +181,13 @@ def main() -> None:
     print(
         "\nspeed-up classic / notebook 05: "
         f"{classic['seconds'] / ours['seconds']:.1f}x "
-        "(one-off tensor preparation for notebook 05: "
-        f"{ours['prep_seconds']:.1f} s, not included)"
+        "(one-off conversion into tensors for notebook 05: "
+        f"{prep_seconds:.1f} s, not included)"
     )
-    print(
-        f"\nmatmul throughput: {flops_square / 1e9:.1f} GFLOP/s (1024x1024x1024), "
-        f"{flops_layer / 1e9:.1f} GFLOP/s (256x784 @ 784x128, the first layer)"
-    )
-    print(
-        f"model: {mlp_matmul_flops_per_sample() / 1e3:.0f} kFLOP forward per image; "
-        f"per epoch {train_flops / 1e9:.1f} GFLOP training (3x forward) + "
-        f"{val_flops / 1e9:.1f} GFLOP validation"
-    )
-    print(
-        f"compute bound: {bound:.2f} s/epoch; "
-        f"notebook 05 loop: {ours['seconds'] / args.epochs:.2f} s/epoch "
-        f"= {ours['seconds'] / args.epochs / bound:.1f}x the bound; classic loop: "
-        f"{classic['seconds'] / args.epochs / bound:.0f}x the bound"
-    )
+    if args.train_subset is not None:
+        splits["train"] = TensorDataset(*splits["train"][: args.train_subset])
+    print(f"load average: {os.getloadavg()[0]:.1f}")
+    mlp_speedups(splits, args.data_root, args.epochs, args.seed)
 
 
 if __name__ == "__main__":

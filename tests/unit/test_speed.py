@@ -1,0 +1,105 @@
+"""Tests for torchprimer.speed on small fabricated inputs (no dataset needed)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from torchprimer.models import MLP
+from torchprimer.speed import (
+    count_flops,
+    flops_per_second,
+    seconds_per_call,
+    training_step,
+)
+
+
+def test_seconds_per_call_warms_up_then_times_each_call():
+    calls = []
+    seconds = seconds_per_call(lambda: calls.append(1), num_calls=5, warmup=3)
+    assert len(calls) == 8
+    assert 0 <= seconds < 1
+
+
+def test_seconds_per_call_is_the_median_call():
+    durations = iter([0.0, 0.0, 0.05, 0.0])  # warm-up, then one slow call of three
+
+    def fn() -> None:
+        delay = next(durations)
+        if delay:
+            end = time.perf_counter() + delay
+            while time.perf_counter() < end:
+                pass
+
+    assert seconds_per_call(fn, num_calls=3, warmup=1) < 0.04
+
+
+def test_seconds_per_call_rejects_bad_counts():
+    with pytest.raises(ValueError, match="num_calls >= 1 and warmup >= 0, not 0, 2"):
+        seconds_per_call(lambda: None, num_calls=0)
+    with pytest.raises(ValueError, match="not 3, -1"):
+        seconds_per_call(lambda: None, num_calls=3, warmup=-1)
+
+
+def small_problem() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(32, 1, 28, 28, generator=g), torch.randint(
+        0, 10, (32,), generator=g
+    )
+
+
+def test_training_step_trains():
+    torch.manual_seed(0)
+    model = MLP()
+    X, y = small_problem()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    step = training_step(model, nn.CrossEntropyLoss(), optimizer, X, y)
+    losses = [step().item() for _ in range(20)]
+    assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_training_step_with_a_dtype_runs_the_model_under_autocast():
+    torch.manual_seed(0)
+    model = MLP()
+    X, y = small_problem()
+    seen = []
+    model.layers[0].register_forward_hook(lambda m, i, out: seen.append(out.dtype))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss = training_step(
+        model, nn.CrossEntropyLoss(), optimizer, X, y, torch.bfloat16
+    )()
+    assert seen == [torch.bfloat16]
+    assert loss.dtype == torch.float32 and not loss.requires_grad
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    training_step(model, nn.CrossEntropyLoss(), optimizer, X, y)()
+    assert seen[-1] == torch.float32
+
+
+def test_count_flops_counts_matmuls_forward_and_backward():
+    layer = nn.Linear(8, 4, bias=False)
+    X = torch.randn(5, 8)
+    assert count_flops(lambda: layer(X)) == 2 * 5 * 8 * 4
+    # backward: only the weight gradient (X needs none), another 2 * 5 * 8 * 4
+    assert count_flops(lambda: layer(X).sum().backward()) == 2 * (2 * 5 * 8 * 4)
+    assert count_flops(lambda: X.relu() + 1) == 0  # elementwise: not counted
+
+
+def test_count_flops_of_an_mlp_training_step():
+    torch.manual_seed(0)
+    model = MLP()
+    X, y = small_problem()
+    optimizer = torch.optim.AdamW(model.parameters())
+    step = training_step(model, nn.CrossEntropyLoss(), optimizer, X, y)
+    forward = sum(2 * a * b for a, b in [(784, 128), (128, 64), (64, 32), (32, 10)])
+    first_layer = 2 * 784 * 128  # its input needs no gradient
+    assert count_flops(step) == 32 * (3 * forward - first_layer)
+
+
+def test_flops_per_second_is_a_positive_rate():
+    A = torch.randn(64, 64)
+    rate = flops_per_second(lambda: A @ A, num_calls=3, warmup=1)
+    assert math.isfinite(rate) and rate > 0
