@@ -89,6 +89,8 @@ CPU_TIME_S = {
     "03": 9,
     "04": 9,
     "05": 48,
+    "06": 114,
+    "07": 48,
 }
 # Where learners get the project; set TORCHPRIMER_REPOSITORY_URL when publishing.
 REPOSITORY_URL = os.environ.get("TORCHPRIMER_REPOSITORY_URL", "")
