@@ -91,6 +91,7 @@ CPU_TIME_S = {
     "05": 48,
     "06": 114,
     "07": 48,
+    "09": 94,
 }
 # Where learners get the project; set TORCHPRIMER_REPOSITORY_URL when publishing.
 REPOSITORY_URL = os.environ.get("TORCHPRIMER_REPOSITORY_URL", "")
