@@ -88,9 +88,10 @@ CPU_TIME_S = {
     "02": 16,
     "03": 9,
     "04": 9,
-    "05": 48,
-    "06": 114,
-    "07": 48,
+    "05": 90,
+    "06": 113,
+    "07": 53,
+    "08": 25,
     "09": 94,
 }
 # Where learners get the project; set TORCHPRIMER_REPOSITORY_URL when publishing.

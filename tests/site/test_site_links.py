@@ -77,7 +77,8 @@ def parse(path: Path) -> Page:
 
 @pytest.fixture(scope="module")
 def pages(site_dir) -> dict[Path, Page]:
-    return {p: parse(p) for p in sorted(site_dir.glob("*.html"))}
+    found = [*site_dir.glob("*.html"), *site_dir.glob("exercises/*.html")]
+    return {p: parse(p) for p in sorted(found)}
 
 
 def _target(site_dir: Path, page: Path, href: str) -> tuple[Path | None, str]:
