@@ -12,8 +12,8 @@ KERNEL_NAME := torchprimer
 
 # Same environment for every notebook run: stable stderr names, a fixed hash seed.
 # OMP_NUM_THREADS is not forced: the stored outputs hold for any thread count
-# (make test-matrix proves 1, 2 and 4), so torch uses your cores. make test runs at
-# the reference 2 threads unless you set it (conftest.py), then again at 1.
+# (make test-matrix proves 1, 2 and 4), so torch uses your cores. make test runs its
+# workers at 1 thread each (tests/README.md says why).
 export IPYKERNEL_CELL_NAME := <IPY-INPUT>
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export PYTHONHASHSEED := 0
@@ -98,15 +98,24 @@ lab: $(STAMP) data ## start JupyterLab in notebooks/ (works as root too)
 exercises: $(STAMP) ## write notebooks/exercises/NN_*_exercises.ipynb from the solutions beside them
 	$(PY) -m torchprimer.exercises.build
 
-test: $(STAMP) data site ## run the whole harness: lint, unit tests, nbval, papermill smoke, browser tests
-	$(PY) -m pytest
-	@echo "test: nbval again on an emulated foreign CPU (generic kernels, 1 thread)"
-	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 $(PY) -m pytest notebooks
+# make test shares the cores between TEST_WORKERS pytest-xdist workers, one torch thread
+# each; --dist loadfile keeps every notebook's cells in order on one worker.
+# TEST_WORKERS=1 runs everything in one process (still one thread).
+TEST_WORKERS ?= 2
+XDIST        = $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
 
+test: $(STAMP) data site ## run the whole harness: lint, unit tests, nbval, papermill smoke, browser tests
+	OMP_NUM_THREADS=1 $(PY) -m pytest $(XDIST)
+	@echo "test: nbval again on an emulated foreign CPU (generic kernels, 1 thread)"
+	ATEN_CPU_CAPABILITY=default OMP_NUM_THREADS=1 $(PY) -m pytest $(XDIST) notebooks
+
+# The 1-thread passes share the cores between TEST_WORKERS workers; the 2- and 4-thread
+# passes run one notebook at a time, so that their threads have the cores to themselves.
 test-matrix: $(STAMP) data ## nbval under ATEN_CPU_CAPABILITY {default, avx2} x OMP_NUM_THREADS {1, 2, 4}
 	@set -e; for cap in default avx2; do for threads in 1 2 4; do \
 	  echo "test-matrix: ATEN_CPU_CAPABILITY=$$cap OMP_NUM_THREADS=$$threads"; \
-	  ATEN_CPU_CAPABILITY=$$cap OMP_NUM_THREADS=$$threads $(PY) -m pytest -q notebooks; \
+	  if [ $$threads = 1 ]; then xdist="$(XDIST)"; else xdist=""; fi; \
+	  ATEN_CPU_CAPABILITY=$$cap OMP_NUM_THREADS=$$threads $(PY) -m pytest -q $$xdist notebooks; \
 	done; done
 
 benchmark: $(STAMP) data ## measure the MLP and CNN speed-up tables and the CNN headline (about 40 min)

@@ -8,13 +8,19 @@ import os
 # run by tests/exercises/ instead, in both directions.
 collect_ignore_glob = ["notebooks/exercises/*"]
 
-# The reference thread count, unless the caller chose one (the foreign-platform pass
-# runs with OMP_NUM_THREADS=1).
-os.environ.setdefault("OMP_NUM_THREADS", "2")
 # Tracebacks name "<IPY-INPUT>" instead of a /tmp/ipykernel_<pid>/ path.
 os.environ["IPYKERNEL_CELL_NAME"] = "<IPY-INPUT>"
 os.environ["PYTHONHASHSEED"] = "0"
 os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+
+def pytest_configure(config):
+    """Torch threads, unless the caller chose (make test sets 1): the reference 2 for a
+    plain `pytest`, and 1 per worker under pytest-xdist's `-n`, so that the workers
+    share the cores instead of fighting over them. Workers inherit the choice."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        workers = getattr(config.option, "numprocesses", None)
+        os.environ["OMP_NUM_THREADS"] = "1" if workers else "2"
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -276,7 +276,7 @@ def cnn_speedups(
     def batches(batch_size: int = 256) -> AugmentedLoader:
         generator = torch.Generator().manual_seed(seed)
         return AugmentedLoader(
-            X_train, y_train, batch_size, padding=2, generator=generator
+            X_train, y_train, batch_size, padding=1, generator=generator
         )
 
     cl = {"channels_last": True}

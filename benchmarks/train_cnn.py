@@ -49,7 +49,7 @@ def run(
     seed: int,
     widths: Sequence[int] = (16, 32, 64),
     batchnorm: bool = True,
-    padding: int | None = 2,
+    padding: int | None = 1,
     batch_size: int = 256,
     **recipe: Any,
 ) -> dict[str, Any]:
@@ -83,9 +83,10 @@ def run(
 
 
 ABLATION: dict[str, dict[str, Any]] = {
-    "recipe (crop+flip, BN, one-cycle, 16-32-64)": {},
+    "recipe (shift 1 + flip, BN, one-cycle, 16-32-64)": {},
+    "shift 2 + flip": {"padding": 2},
+    "flips only (no shift)": {"padding": 0},
     "no augmentation": {"padding": None},
-    "flips only (no crop)": {"padding": 0},
     "no BatchNorm": {"batchnorm": False},
     "constant lr (no one-cycle)": {"one_cycle": False},
     "narrower 8-16-32": {"widths": (8, 16, 32)},
@@ -134,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data-root", default="data")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--epochs", type=int, default=18)
     parser.add_argument("--ablation", action="store_true")
     parser.add_argument("--ablation-epochs", type=int, default=5)
     parser.add_argument("--ablation-subset", type=int, default=None)
