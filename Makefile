@@ -99,10 +99,10 @@ exercises: $(STAMP) ## write notebooks/exercises/NN_*_exercises.ipynb from the s
 	$(PY) -m torchprimer.exercises.build
 
 # make test shares the cores between TEST_WORKERS pytest-xdist workers, one torch thread
-# each; --dist loadfile keeps every notebook's cells in order on one worker.
-# TEST_WORKERS=1 runs everything in one process (still one thread).
+# each; conftest.py keeps every notebook's cells in order on one worker and starts the
+# longest runs first. TEST_WORKERS=1 runs everything in one process (still one thread).
 TEST_WORKERS ?= 2
-XDIST        = $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile)
+XDIST        = $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 
 test: $(STAMP) data site ## run the whole harness: lint, unit tests, nbval, papermill smoke, browser tests
 	OMP_NUM_THREADS=1 $(PY) -m pytest $(XDIST)
@@ -118,9 +118,11 @@ test-matrix: $(STAMP) data ## nbval under ATEN_CPU_CAPABILITY {default, avx2} x 
 	  ATEN_CPU_CAPABILITY=$$cap OMP_NUM_THREADS=$$threads $(PY) -m pytest -q $$xdist notebooks; \
 	done; done
 
-benchmark: $(STAMP) data ## measure the MLP and CNN speed-up tables and the CNN headline (about 40 min)
+# CNN_ARGS= (empty) skips the CNN ablation (about 12 min of the total).
+CNN_ARGS ?= --ablation
+benchmark: $(STAMP) data ## measure the MLP and CNN speed-up tables, the CNN headline and ablation (about 35 min)
 	$(PY) benchmarks/train_mlp.py
-	$(PY) benchmarks/train_cnn.py
+	$(PY) benchmarks/train_cnn.py $(CNN_ARGS)
 
 clean: ## remove build outputs (keeps .venv and data/)
 	rm -rf _build models .pytest_cache

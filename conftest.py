@@ -4,6 +4,8 @@ does."""
 
 import os
 
+import pytest
+
 # nbval compares the chapters' stored outputs; the exercise notebooks have none and are
 # run by tests/exercises/ instead, in both directions.
 collect_ignore_glob = ["notebooks/exercises/*"]
@@ -21,6 +23,39 @@ def pytest_configure(config):
     if "OMP_NUM_THREADS" not in os.environ:
         workers = getattr(config.option, "numprocesses", None)
         os.environ["OMP_NUM_THREADS"] = "1" if workers else "2"
+
+
+# Under pytest-xdist (make test: -n 2 --dist loadgroup --no-loadscope-reorder) each file
+# is one unit of work for one worker, because a notebook's cells must run in order in
+# one kernel. The tests of SPLIT_FILES are independent runs of whole notebooks and are
+# spread one by one. The longest units go first, so that the short ones fill the gaps
+# at the end instead of one worker finishing alone.
+SPLIT_FILES = {"test_papermill_smoke.py", "test_exercises.py"}
+LONGEST_FIRST = [
+    "notebooks/06_",
+    "notebooks/09_",
+    "tests/notebooks/test_papermill_smoke.py::test_notebook_runs_with_small_parameters[09",
+    "notebooks/05_",
+    "notebooks/07_",
+    "tests/notebooks/test_papermill_smoke.py",
+    "tests/exercises/test_exercises.py",
+    "notebooks/",
+]
+
+
+def _rank(nodeid: str) -> int:
+    starts = [i for i, prefix in enumerate(LONGEST_FIRST) if nodeid.startswith(prefix)]
+    return starts[0] if starts else len(LONGEST_FIRST)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+    if not config.pluginmanager.hasplugin("xdist") or not config.getvalue("loadgroup"):
+        return
+    for item in items:
+        if item.path.name not in SPLIT_FILES:
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
+    items.sort(key=lambda item: _rank(item.nodeid))
 
 
 def pytest_terminal_summary(terminalreporter):
