@@ -102,7 +102,7 @@ exercises: $(STAMP) ## write notebooks/exercises/NN_*_exercises.ipynb from the s
 # each; conftest.py keeps every notebook's cells in order on one worker and starts the
 # longest runs first. TEST_WORKERS=1 runs everything in one process (still one thread).
 TEST_WORKERS ?= 2
-XDIST        = $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
+XDIST        = $(if $(filter-out 0 1,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 test: $(STAMP) data site ## run the whole harness: lint, unit tests, nbval, papermill smoke, browser tests
 	OMP_NUM_THREADS=1 $(PY) -m pytest $(XDIST)

@@ -4,8 +4,6 @@ does."""
 
 import os
 
-import pytest
-
 # nbval compares the chapters' stored outputs; the exercise notebooks have none and are
 # run by tests/exercises/ instead, in both directions.
 collect_ignore_glob = ["notebooks/exercises/*"]
@@ -25,11 +23,11 @@ def pytest_configure(config):
         os.environ["OMP_NUM_THREADS"] = "1" if workers else "2"
 
 
-# Under pytest-xdist (make test: -n 2 --dist loadgroup --no-loadscope-reorder) each file
-# is one unit of work for one worker, because a notebook's cells must run in order in
-# one kernel. The tests of SPLIT_FILES are independent runs of whole notebooks and are
-# spread one by one. The longest units go first, so that the short ones fill the gaps
-# at the end instead of one worker finishing alone.
+# Under pytest-xdist (make test: -n 2 --dist loadfile) each file is one unit of work for
+# one worker, because a notebook's cells must run in order in one kernel. The tests of
+# SPLIT_FILES are independent runs of whole notebooks and are spread one by one. The
+# longest units go first, so that the short ones fill the gaps at the end instead of
+# one worker finishing alone.
 SPLIT_FILES = {"test_papermill_smoke.py", "test_exercises.py"}
 LONGEST_FIRST = [
     "notebooks/06_",
@@ -48,14 +46,23 @@ def _rank(nodeid: str) -> int:
     return starts[0] if starts else len(LONGEST_FIRST)
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    if not config.pluginmanager.hasplugin("xdist") or not config.getvalue("loadgroup"):
-        return
-    for item in items:
-        if item.path.name not in SPLIT_FILES:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
-    items.sort(key=lambda item: _rank(item.nodeid))
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the order the workers take them in
+        items.sort(key=lambda item: _rank(item.nodeid))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """--dist loadfile, except that the tests of SPLIT_FILES are units of their own."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LoadFileSplit(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return nodeid if os.path.basename(path) in SPLIT_FILES else path
+
+    return LoadFileSplit(config, log)
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -16,7 +16,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Answers", "NotYet", "Registry", "Result"]
+import torch
+
+__all__ = [
+    "Answers",
+    "NotYet",
+    "Registry",
+    "Result",
+    "attempt",
+    "describe",
+    "flat_weights",
+    "parameter_count",
+    "whole_number",
+]
 
 
 class NotYet(Exception):
@@ -44,6 +56,45 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def describe(value: Any) -> str:
+    """A learner's value in a message: a tensor's dtype and shape, or a short repr."""
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def attempt(what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run learner code; an exception becomes one learner-facing line about ``what``."""
+    try:
+        return function(*args, **kwargs)
+    except NotYet:
+        raise
+    except Exception as exc:  # the learner's code: report it, never crash
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise NotYet(f"`{what}` stopped with {type(exc).__name__}: {first}") from None
+
+
+def whole_number(value: Any, name: str) -> int:
+    """A prediction written as a whole number (an int, or a float such as 4640.0)."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise NotYet(f"`{name}` should be a whole number, not {describe(value)}.")
+    if value != int(value):
+        raise NotYet(f"`{name}` is {value}; a count is a whole number.")
+    return int(value)
+
+
+def parameter_count(model: torch.nn.Module) -> int:
+    return sum(param.numel() for param in model.parameters())
+
+
+def flat_weights(model: torch.nn.Module) -> torch.Tensor:
+    """All of ``model``'s parameters, detached, as one flat tensor."""
+    return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+
 class Answers:
     """The learner's notebook variables, read with learner-facing errors."""
 
@@ -63,24 +114,22 @@ class Answers:
 
     def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Call the learner's function ``name``; its errors become one learner line."""
+        shown = ", ".join([_short(a) for a in args] + [f"{k}=..." for k in kwargs])
+        return self.call_as(name, f"{name}({shown})", *args, **kwargs)
+
+    def call_as(
+        self, name: str, shown: str, *args: Any, hint: str = "", **kwargs: Any
+    ) -> Any:
+        """``call``, with the call written as ``shown`` in the messages, and ``hint``
+        for what to put in place of the `...` of the function's body."""
         function = self.get(name)
         if not callable(function):
-            kind = type(function).__name__
-            raise NotYet(f"`{name}` should be a function, but it is a {kind}.")
-        shown = ", ".join([_short(a) for a in args] + [f"{k}=..." for k in kwargs])
-        try:
-            result = function(*args, **kwargs)
-        except NotYet:
-            raise
-        except Exception as exc:  # the learner's code: report it, never crash
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise NotYet(
-                f"`{name}({shown})` stopped with {type(exc).__name__}: {first}"
-            ) from None
+            raise NotYet(f"`{name}` should be a function, not {describe(function)}.")
+        result = attempt(shown, function, *args, **kwargs)
         if result is None or result is Ellipsis:
             raise NotYet(
-                f"`{name}({shown})` returned {result!r}: replace the `...` in its body "
-                "with your code and `return` the result."
+                f"`{shown}` returned {result!r}: replace the `...` in its body with "
+                + (hint or "your code and `return` the result.")
             )
         return result
 

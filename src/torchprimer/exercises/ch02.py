@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -12,46 +11,28 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from torchprimer.exercises import Answers, NotYet, Registry
+from torchprimer.exercises import Answers, NotYet, Registry, attempt, describe
 
 registry = Registry("02")
 check = registry.check
 
 
-def _attempt(what: str, function: Callable[..., Any], *args: Any) -> Any:
-    """Run learner code; an exception becomes one learner-facing line."""
-    try:
-        return function(*args)
-    except NotYet:
-        raise
-    except Exception as exc:  # the learner's code: report it, never crash
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise NotYet(f"`{what}` stopped with {type(exc).__name__}: {first}") from None
-
-
 def _sample(dataset: Any, index: int, name: str) -> tuple[Any, Any]:
     """``dataset[index]``, which must be an (image, target) pair."""
-    sample = _attempt(f"{name}[{index}]", dataset.__getitem__, index)
+    sample = attempt(f"{name}[{index}]", dataset.__getitem__, index)
     if not isinstance(sample, tuple | list) or len(sample) != 2:
         raise NotYet(
-            f"`{name}[{index}]` returned {_describe(sample)}; it should return a "
+            f"`{name}[{index}]` returned {describe(sample)}; it should return a "
             "pair `(image, label)`."
         )
     return sample[0], sample[1]
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _length(dataset: Any, name: str, want: int) -> None:
-    length = _attempt(f"len({name})", dataset.__len__)
+    length = attempt(f"len({name})", dataset.__len__)
     if not isinstance(length, int) or isinstance(length, bool):
         raise NotYet(
-            f"`{name}.__len__()` returned {_describe(length)}; it should return the "
+            f"`{name}.__len__()` returned {describe(length)}; it should return the "
             "number of samples, an int."
         )
     if length != want:
@@ -79,7 +60,7 @@ def _class_index(label: Any, name: str, index: int) -> int:
             "return the label's position in `self.classes`, an int."
         )
     raise NotYet(
-        f"The label of `{name}[{index}]` is {_describe(label)}; it should be the "
+        f"The label of `{name}[{index}]` is {describe(label)}; it should be the "
         "class index, an int."
     )
 
@@ -93,7 +74,7 @@ def _tensor_dataset(answers: Answers) -> str:
     _length(dataset, "dataset", 7)
     image, label = _sample(dataset, 3, "dataset")
     if not isinstance(image, torch.Tensor):
-        raise NotYet(f"The image of `dataset[3]` is {_describe(image)}; want a tensor.")
+        raise NotYet(f"The image of `dataset[3]` is {describe(image)}; want a tensor.")
     if image.dtype != torch.float32:
         raise NotYet(
             f"The image of `dataset[3]` is {image.dtype}; it should be torch.float32 "
@@ -124,7 +105,7 @@ def _tensor_dataset(answers: Answers) -> str:
             "With `transform=v2.RandomVerticalFlip(p=1)` the image of `dataset[6]` "
             "is not flipped: apply `self.transform` to the image when it is not None."
         )
-    X, y = _attempt(
+    X, y = attempt(
         "next(iter(DataLoader(dataset, batch_size=4)))",
         lambda: next(iter(DataLoader(dataset, batch_size=4))),
     )
@@ -146,7 +127,7 @@ def _fix_dtypes(answers: Answers) -> str:
     for index, target in enumerate([2, 0, 2, 1]):
         image, label = _sample(dataset, index, "dataset")
         if not isinstance(image, torch.Tensor):
-            raise NotYet(f"The image of `dataset[{index}]` is {_describe(image)}.")
+            raise NotYet(f"The image of `dataset[{index}]` is {describe(image)}.")
         if image.dtype != torch.float32:
             numpy = (
                 ", NumPy's default float type" if image.dtype == torch.float64 else ""
@@ -159,7 +140,7 @@ def _fix_dtypes(answers: Answers) -> str:
         want = torch.from_numpy(images[index]).float().unsqueeze(0)
         if image.shape != want.shape or not torch.allclose(image, want, atol=1e-6):
             raise NotYet(
-                f"The image of `dataset[{index}]` is {_describe(image)} and should be "
+                f"The image of `dataset[{index}]` is {describe(image)} and should be "
                 f"`images[{index}]` as float32, shape {tuple(want.shape)}, values "
                 "unchanged."
             )
@@ -231,20 +212,20 @@ def _transform_pipeline(answers: Answers) -> str:
         transform = answers.call("make_transform", size)
         if not callable(transform):
             raise NotYet(
-                f"`make_transform({size})` returned {_describe(transform)}; return "
+                f"`make_transform({size})` returned {describe(transform)}; return "
                 "a transform, e.g. `v2.Compose([...])`."
             )
         kind = "PIL image" if isinstance(photo, Image.Image) else "uint8 tensor"
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(0)
             outputs = [
-                _attempt(f"make_transform({size})(a {kind})", transform, photo)
+                attempt(f"make_transform({size})(a {kind})", transform, photo)
                 for _ in range(40)
             ]
         out = outputs[0]
         if not isinstance(out, torch.Tensor):
             raise NotYet(
-                f"For a {kind} the transform returns {_describe(out)}; it should "
+                f"For a {kind} the transform returns {describe(out)}; it should "
                 "return a tensor: begin with `v2.ToImage()`."
             )
         if tuple(out.shape) != (3, size, size):
@@ -314,7 +295,7 @@ class _Numbers(Dataset):
 
 
 def _epoch(loader: Any, what: str) -> list[int]:
-    batches = _attempt(f"iterating over {what}", list, loader)
+    batches = attempt(f"iterating over {what}", list, loader)
     return [int(i) for batch in batches for i in batch]
 
 
@@ -327,7 +308,7 @@ def _reproducible_loader(answers: Answers) -> str:
         other = answers.call("make_loader", numbers, 1)
         if not isinstance(first, DataLoader):
             raise NotYet(
-                f"`make_loader` returned {_describe(first)}; return a DataLoader."
+                f"`make_loader` returned {describe(first)}; return a DataLoader."
             )
         torch.rand(3)  # other code draws random numbers
         order = _epoch(first, "make_loader(dataset, 0)")

@@ -3,41 +3,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
-from torchprimer.exercises import Answers, NotYet, Registry
+from torchprimer.exercises import (
+    Answers,
+    NotYet,
+    Registry,
+    attempt,
+    describe,
+    parameter_count,
+)
 from torchprimer.models import MLP
 
 registry = Registry("03")
 check = registry.check
 
 
-def _attempt(what: str, function: Callable[..., Any], *args: Any) -> Any:
-    """Run learner code; an exception becomes one learner-facing line."""
-    try:
-        return function(*args)
-    except NotYet:
-        raise
-    except Exception as exc:  # the learner's code: report it, never crash
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise NotYet(f"`{what}` stopped with {type(exc).__name__}: {first}") from None
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _module(model: Any, name: str) -> nn.Module:
     """A learner's model: an initialised nn.Module."""
     if not isinstance(model, nn.Module):
-        raise NotYet(f"`{name}` is {_describe(model)}; it should be an nn.Module.")
+        raise NotYet(f"`{name}` is {describe(model)}; it should be an nn.Module.")
     if "_parameters" not in vars(model):
         raise NotYet(
             f"`{name}` is not set up as a module yet: in `__init__`, call "
@@ -46,15 +34,11 @@ def _module(model: Any, name: str) -> nn.Module:
     return model
 
 
-def _count(model: nn.Module) -> int:
-    return sum(param.numel() for param in model.parameters())
-
-
 def _int(value: Any, name: str) -> int:
     if isinstance(value, torch.Tensor) and value.numel() == 1:
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise NotYet(f"`{name}` should be a whole number, not {_describe(value)}.")
+        raise NotYet(f"`{name}` should be a whole number, not {describe(value)}.")
     return int(value)
 
 
@@ -85,7 +69,7 @@ def _predict_parameters(answers: Answers) -> str:
     except (TypeError, ValueError):
         raise NotYet(
             "`predicted_weight_shape` should be a shape such as `(3, 5)`, not "
-            f"{_describe(shape)}."
+            f"{describe(shape)}."
         ) from None
     if shape == (784, 64):
         raise NotYet(
@@ -109,7 +93,7 @@ def _small_mlp(answers: Answers) -> str:
         X = torch.randn(64, 1, 3, 4)
     model = _module(model, "SmallMLP(12, 5, 3)")
     expected = 12 * 5 + 5 + 5 * 3 + 3
-    found = _count(model)
+    found = parameter_count(model)
     if found == 0:
         raise NotYet(
             "`SmallMLP(12, 5, 3)` has no parameters: create its layers in `__init__` "
@@ -121,12 +105,12 @@ def _small_mlp(answers: Answers) -> str:
             f"ReLU, Linear(5, 3) have {expected}."
         )
     try:
-        logits = _attempt("SmallMLP(12, 5, 3)(X)", model, X)
+        logits = attempt("SmallMLP(12, 5, 3)(X)", model, X)
     except NotYet as exc:
         raise NotYet(f"{exc} (X has shape (64, 1, 3, 4).)") from None
     if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (64, 3):
         raise NotYet(
-            f"For X of shape (64, 1, 3, 4) the model returns {_describe(logits)}; "
+            f"For X of shape (64, 1, 3, 4) the model returns {describe(logits)}; "
             "want logits of shape (64, 3): flatten each example to 12 numbers first."
         )
     if torch.allclose(logits.sum(dim=1), torch.ones(64)):
@@ -157,7 +141,7 @@ def _small_mlp(answers: Answers) -> str:
     mlp = _int(answers.call("count_parameters", MLP()), "count_parameters(MLP())")
     if mlp != 111_146:
         raise NotYet(f"`count_parameters(MLP())` is {mlp}; want 111,146.")
-    default = _count(_module(answers.call("SmallMLP"), "SmallMLP()"))
+    default = parameter_count(_module(answers.call("SmallMLP"), "SmallMLP()"))
     return f"SmallMLP() has {default:,} parameters, MLP() 111,146."
 
 
@@ -168,11 +152,11 @@ def _register_layers(answers: Answers) -> str:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
         X = torch.randn(4, 12)
-    logits = _attempt("DeepMLP((12, 7, 5, 3))(X)", model, X)
+    logits = attempt("DeepMLP((12, 7, 5, 3))(X)", model, X)
     if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (4, 3):
         raise NotYet(
             f"For X of shape (4, 12) `DeepMLP((12, 7, 5, 3))` returns "
-            f"{_describe(logits)}; want logits of shape (4, 3)."
+            f"{describe(logits)}; want logits of shape (4, 3)."
         )
     pairs = list(zip(sizes[:-1], sizes[1:]))
     expected = sum(n_in * n_out + n_out for n_in, n_out in pairs)
@@ -189,8 +173,8 @@ def _register_layers(answers: Answers) -> str:
     keys = list(model.state_dict())
     if len(keys) != 2 * len(pairs):
         raise NotYet(f"`state_dict()` has {len(keys)} entries; want {2 * len(pairs)}.")
-    _attempt("model.to(torch.float64)", model.to, torch.float64)
-    out = _attempt("model(X.double())", model, X.double())
+    attempt("model.to(torch.float64)", model.to, torch.float64)
+    out = attempt("model(X.double())", model, X.double())
     if out.dtype != torch.float64:
         raise NotYet("After `model.to(torch.float64)` the output is not float64.")
     return f"All {2 * len(pairs)} parameter tensors are registered."
@@ -208,7 +192,7 @@ def _logits_to_classes(answers: Answers) -> str:
     result = answers.call("predict", logits.clone())
     if not isinstance(result, tuple | list) or len(result) != 2:
         raise NotYet(
-            f"`predict(logits)` returned {_describe(result)}; it should return two "
+            f"`predict(logits)` returned {describe(result)}; it should return two "
             "tensors, `(pred, confidence)`."
         )
     pred, confidence = (torch.as_tensor(value) for value in result)
@@ -230,14 +214,14 @@ def _logits_to_classes(answers: Answers) -> str:
         )
     if tuple(pred.shape) != (3,) or pred.is_floating_point():
         raise NotYet(
-            f"`pred` is {_describe(pred)}; want an int64 tensor of shape (3,), the "
+            f"`pred` is {describe(pred)}; want an int64 tensor of shape (3,), the "
             "index of the largest logit in each row."
         )
     if pred.tolist() != [0, 1, 2]:
         raise NotYet(f"`pred` is {pred.tolist()}; the largest logits are at [0, 1, 2].")
     if tuple(confidence.shape) != (3,):
         raise NotYet(
-            f"`confidence` is {_describe(confidence)}; want shape (3,), the "
+            f"`confidence` is {describe(confidence)}; want shape (3,), the "
             "probability of the predicted class of each row."
         )
     confidence = confidence.detach().float()
@@ -279,7 +263,7 @@ def _logits_std(gain: float) -> float:
 def _init_gain(answers: Answers) -> str:
     gain = answers.get("gain")
     if isinstance(gain, bool) or not isinstance(gain, int | float) or gain <= 0:
-        raise NotYet(f"`gain` should be a positive number, not {_describe(gain)}.")
+        raise NotYet(f"`gain` should be a positive number, not {describe(gain)}.")
     std = _logits_std(float(gain))
     if std < 0.5:
         raise NotYet(

@@ -9,21 +9,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from torchprimer.exercises import Answers, NotYet, Registry
+from torchprimer.exercises import Answers, NotYet, Registry, describe
 
 registry = Registry("04")
 check = registry.check
-
-
-def _attempt(what: str, function: Callable[..., Any], *args: Any) -> Any:
-    """Run learner code; an exception becomes one learner-facing line."""
-    try:
-        return function(*args)
-    except NotYet:
-        raise
-    except Exception as exc:  # the learner's code: report it, never crash
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise NotYet(f"`{what}` stopped with {type(exc).__name__}: {first}") from None
 
 
 class _Named:
@@ -39,13 +28,6 @@ class _Named:
         return self.name
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _numbers(value: Any, name: str, count: int) -> list[float]:
     """A prediction written as a number, a list of numbers or a tensor."""
     try:
@@ -55,7 +37,7 @@ def _numbers(value: Any, name: str, count: int) -> list[float]:
     except (TypeError, ValueError, RuntimeError):
         raise NotYet(
             f"`{name}` should be {'a number' if count == 1 else f'{count} numbers'}, "
-            f"not {_describe(value)}."
+            f"not {describe(value)}."
         ) from None
     if flat.numel() != count:
         raise NotYet(
@@ -102,7 +84,7 @@ def _predict_gradient(answers: Answers) -> str:
         )
     if x_grad is not None:
         raise NotYet(
-            f"`predicted_x_grad` is {_describe(x_grad)}. `x` was created without "
+            f"`predicted_x_grad` is {describe(x_grad)}. `x` was created without "
             "`requires_grad=True`: backward() fills `.grad` only for leaves that "
             "require gradients, and `x.grad` stays None."
         )
@@ -119,7 +101,7 @@ def _inplace_clamp(answers: Answers) -> str:
     loss = answers.call("bce_by_hand", z, y)
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         raise NotYet(
-            f"`bce_by_hand(z, y)` returned {_describe(loss)}; want the loss, a tensor "
+            f"`bce_by_hand(z, y)` returned {describe(loss)}; want the loss, a tensor "
             "with one number."
         )
     want = nn.functional.binary_cross_entropy_with_logits(z.detach(), y)
@@ -188,7 +170,7 @@ def _jacobian_rows(answers: Answers) -> str:
         got = answers.call("jacobian_from_vjps", f, inp.clone())
         if not isinstance(got, torch.Tensor):
             raise NotYet(
-                f"`jacobian_from_vjps` returned {_describe(got)} for {what}; want a "
+                f"`jacobian_from_vjps` returned {describe(got)} for {what}; want a "
                 f"tensor of shape ({m}, {n})."
             )
         got = got.detach()
@@ -200,7 +182,7 @@ def _jacobian_rows(answers: Answers) -> str:
             )
         if tuple(got.shape) != (m, n):
             raise NotYet(
-                f"For {what} the result is {_describe(got)}; want shape ({m}, {n}): "
+                f"For {what} the result is {describe(got)}; want shape ({m}, {n}): "
                 "one row per output element, one column per input element."
             )
         if not torch.allclose(got, want, atol=1e-5):
@@ -247,7 +229,7 @@ def _zero_grad(answers: Answers) -> str:
         result = answers.call("train_neuron", X, y, lr, 30)
         if not isinstance(result, tuple | list) or len(result) != 3:
             raise NotYet(
-                f"`train_neuron` returned {_describe(result)}; it should return "
+                f"`train_neuron` returned {describe(result)}; it should return "
                 "`w, b, losses` as the starter code does."
             )
         losses = result[2]
@@ -255,7 +237,7 @@ def _zero_grad(answers: Answers) -> str:
             losses = [float(v) for v in losses]
         except (TypeError, ValueError):
             raise NotYet(
-                f"`losses` is {_describe(losses)}; want a list of floats."
+                f"`losses` is {describe(losses)}; want a list of floats."
             ) from None
         if len(losses) != len(want):
             raise NotYet(f"30 steps gave {len(losses)} losses; want one per step.")
@@ -288,13 +270,13 @@ def _finite_differences(answers: Answers) -> str:
     got = answers.call("numerical_gradient", _Named("f", f), t.clone())
     if not isinstance(got, torch.Tensor):
         raise NotYet(
-            f"`numerical_gradient` returned {_describe(got)}; want a tensor of the "
+            f"`numerical_gradient` returned {describe(got)}; want a tensor of the "
             "input's shape."
         )
     got = got.detach()
     if tuple(got.shape) != tuple(t.shape):
         raise NotYet(
-            f"For t of shape (5, 1) the result is {_describe(got)}; want shape (5, 1), "
+            f"For t of shape (5, 1) the result is {describe(got)}; want shape (5, 1), "
             "one partial derivative per element of t."
         )
     if got.dtype != torch.float64:

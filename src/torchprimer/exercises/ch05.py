@@ -10,50 +10,17 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from torchprimer.engine import evaluate
-from torchprimer.exercises import Answers, NotYet, Registry
+from torchprimer.exercises import Answers, NotYet, Registry, describe, flat_weights
 
 registry = Registry("05")
 check = registry.check
 CPU = torch.device("cpu")
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _attempt(what: str, function: Any, *args: Any) -> Any:
-    """Run learner code; an exception becomes one learner-facing line."""
-    try:
-        return function(*args)
-    except NotYet:
-        raise
-    except Exception as exc:  # the learner's code: report it, never crash
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise NotYet(f"`{what}` stopped with {type(exc).__name__}: {first}") from None
-
-
-def _call(answers: Answers, name: str, shown: str, *args: Any) -> Any:
-    """``answers.call`` that shows the call as ``shown`` in its messages."""
-    function = answers.get(name)
-    if not callable(function):
-        kind = type(function).__name__
-        raise NotYet(f"`{name}` should be a function, but it is a {kind}.")
-    result = _attempt(f"{name}({shown})", function, *args)
-    if result is None or result is Ellipsis:
-        raise NotYet(
-            f"`{name}({shown})` returned {result!r}: replace the `...` in its body "
-            "with your code and `return` the result."
-        )
-    return result
-
-
 def _bool(answers: Answers, name: str) -> bool:
     value = answers.get(name)
     if not isinstance(value, bool):
-        raise NotYet(f"`{name}` should be `True` or `False`, not {_describe(value)}.")
+        raise NotYet(f"`{name}` should be `True` or `False`, not {describe(value)}.")
     return value
 
 
@@ -110,7 +77,7 @@ def _eval_and_no_grad(answers: Answers) -> str:
 
 def _pair(result: Any, name: str) -> tuple[Any, Any]:
     if not isinstance(result, tuple | list) or len(result) != 2:
-        raise NotYet(f"`{name}` returned {_describe(result)}; return `(loss, probs)`.")
+        raise NotYet(f"`{name}` returned {describe(result)}; return `(loss, probs)`.")
     return result[0], result[1]
 
 
@@ -123,10 +90,9 @@ def _logits_to_the_loss(answers: Answers) -> str:
         y = torch.tensor([0, 3, 1, 1, 2, 0])
     logits = model(X)
     want_loss = nn.functional.cross_entropy(logits, y)
-    result = _call(
-        answers,
+    result = answers.call_as(
         "loss_and_probs",
-        "model, X, y, loss_fn",
+        "loss_and_probs(model, X, y, loss_fn)",
         model,
         X,
         y,
@@ -135,7 +101,7 @@ def _logits_to_the_loss(answers: Answers) -> str:
     loss, probs = _pair(result, "loss_and_probs")
     if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
         raise NotYet(
-            f"The loss is {_describe(loss)}; it should be the 0-d tensor that "
+            f"The loss is {describe(loss)}; it should be the 0-d tensor that "
             "`loss_fn` returns (keep it a tensor, so that `backward()` can run)."
         )
     if not loss.requires_grad:
@@ -158,7 +124,7 @@ def _logits_to_the_loss(answers: Answers) -> str:
         )
     if not isinstance(probs, torch.Tensor) or probs.shape != logits.shape:
         raise NotYet(
-            f"`probs` is {_describe(probs)}; want the softmax of the logits, shape "
+            f"`probs` is {describe(probs)}; want the softmax of the logits, shape "
             f"{tuple(logits.shape)}."
         )
     if not torch.allclose(probs, logits.softmax(dim=1), atol=1e-6):
@@ -181,10 +147,6 @@ def _reference_step(model: nn.Module, X, y, loss_fn, optimizer, clear: bool) -> 
     return loss.item()
 
 
-def _weights(model: nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
-
-
 @registry.exercise("train_step")
 def _train_step(answers: Answers) -> str:
     with torch.random.fork_rng(devices=[]):
@@ -197,11 +159,10 @@ def _train_step(answers: Answers) -> str:
     }
     loss_fn = nn.CrossEntropyLoss()
     for step in range(1, 4):
-        before = _weights(models["yours"])
-        loss = _call(
-            answers,
+        before = flat_weights(models["yours"])
+        loss = answers.call_as(
             "train_step",
-            "model, X, y, loss_fn, optimizer",
+            "train_step(model, X, y, loss_fn, optimizer)",
             models["yours"],
             X,
             y,
@@ -214,18 +175,18 @@ def _train_step(answers: Answers) -> str:
         _reference_step(
             models["no_clear"], X, y, loss_fn, optimizers["no_clear"], False
         )
-        mine = _weights(models["yours"])
+        mine = flat_weights(models["yours"])
         if torch.equal(mine, before):
             raise NotYet(
                 f"Step {step} did not change the weights. The order is: zero_grad(), "
                 "forward and loss, backward(), step(); clearing the gradients after "
                 "backward() throws them away before the step."
             )
-        if torch.allclose(mine, _weights(models["right"]), atol=1e-6):
+        if torch.allclose(mine, flat_weights(models["right"]), atol=1e-6):
             if not isinstance(loss, float):
                 raise NotYet(
                     f"The weights are right, but `train_step` returned "
-                    f"{_describe(loss)}; return the loss as a Python float "
+                    f"{describe(loss)}; return the loss as a Python float "
                     "(`loss.item()`)."
                 )
             if abs(loss - want) > 1e-5:
@@ -234,7 +195,7 @@ def _train_step(answers: Answers) -> str:
                     f"instead of the loss before the step, {want:.4f}."
                 )
             continue
-        if torch.allclose(mine, _weights(models["no_clear"]), atol=1e-6):
+        if torch.allclose(mine, flat_weights(models["no_clear"]), atol=1e-6):
             raise NotYet(
                 f"Step 1 is right, but step {step} differs from a correct step: "
                 "`backward()` adds to `.grad`, so without `optimizer.zero_grad()` "
@@ -267,8 +228,8 @@ def _accuracy(answers: Answers) -> str:
     y = torch.tensor([0, 1, 2, 0, 2, 0, 1, 2, 2, 0])  # right 4 of 4, 0 of 4, 2 of 2
     dataloader = DataLoader(TensorDataset(X, y), batch_size=4)
     model.train()
-    result = _call(
-        answers, "accuracy", "model, dataloader, device", model, dataloader, CPU
+    result = answers.call_as(
+        "accuracy", "accuracy(model, dataloader, device)", model, dataloader, CPU
     )
     if not seen:
         raise NotYet("`accuracy` never called the model on the batches.")
@@ -285,7 +246,7 @@ def _accuracy(answers: Answers) -> str:
     if isinstance(result, torch.Tensor) and result.numel() == 1:
         result = result.item()
     if isinstance(result, bool) or not isinstance(result, int | float):
-        raise NotYet(f"`accuracy` returned {_describe(result)}; return a float.")
+        raise NotYet(f"`accuracy` returned {describe(result)}; return a float.")
     if result == 6:
         raise NotYet(
             "`accuracy` returned 6, the number of correct samples; return the "

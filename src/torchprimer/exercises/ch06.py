@@ -5,58 +5,22 @@ from __future__ import annotations
 
 import copy
 import itertools
-from typing import Any
 
 import torch
 from torch import nn
 
-from torchprimer.exercises import Answers, NotYet, Registry
+from torchprimer.exercises import (
+    Answers,
+    NotYet,
+    Registry,
+    describe,
+    parameter_count,
+    whole_number,
+)
 from torchprimer.models import CNN, MLP
 
 registry = Registry("06")
 check = registry.check
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _call(answers: Answers, name: str, shown: str, *args: Any, hint: str = "") -> Any:
-    """Call the learner's function ``name``, shown as ``shown`` in messages."""
-    function = answers.get(name)
-    if not callable(function):
-        raise NotYet(f"`{name}` should be a function, not {_describe(function)}.")
-    try:
-        result = function(*args)
-    except NotYet:
-        raise
-    except Exception as exc:  # the learner's code: report it, never crash
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise NotYet(f"`{shown}` stopped with {type(exc).__name__}: {first}") from None
-    if result is None or result is Ellipsis:
-        raise NotYet(
-            f"`{shown}` returned {result!r}: replace the `...` in its body with "
-            + (hint or "your code and `return` the result.")
-        )
-    return result
-
-
-def _whole(value: Any, name: str) -> int:
-    """A prediction written as a whole number (an int, or a float such as 4640.0)."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise NotYet(f"`{name}` should be a whole number, not {_describe(value)}.")
-    if value != int(value):
-        raise NotYet(f"`{name}` is {value}; a count is a whole number.")
-    return int(value)
-
-
-def _count(model: nn.Module) -> int:
-    return sum(param.numel() for param in model.parameters())
 
 
 # --- Exercise 1: the output-size formula --------------------------------------------
@@ -85,14 +49,14 @@ def _conv_output_size(answers: Answers) -> str:
     for size, kernel, stride, padding, dilation in settings:
         want = _conv_size(size, kernel, stride, padding, dilation)
         shown = f"conv_output_size({size}, {kernel}, {stride}, {padding}, {dilation})"
-        got = _call(
-            answers, "conv_output_size", shown, size, kernel, stride, padding, dilation
+        got = answers.call_as(
+            "conv_output_size", shown, size, kernel, stride, padding, dilation
         )
         if isinstance(got, torch.Tensor) and got.numel() == 1:
             got = got.item()
         if isinstance(got, bool) or not isinstance(got, int | float):
             raise NotYet(
-                f"`conv_output_size` returned {_describe(got)}; want a whole number "
+                f"`conv_output_size` returned {describe(got)}; want a whole number "
                 "(an int)."
             )
         if got == want:
@@ -130,8 +94,10 @@ def _conv_output_size(answers: Answers) -> str:
 def _predict_parameters(answers: Answers) -> str:
     conv_weights, conv_biases = 32 * 16 * 3 * 3, 32
     linear_weights, linear_biases = (16 * 14 * 14) * (32 * 14 * 14), 32 * 14 * 14
-    conv = _whole(answers.get("predicted_conv_params"), "predicted_conv_params")
-    linear = _whole(answers.get("predicted_linear_params"), "predicted_linear_params")
+    conv = whole_number(answers.get("predicted_conv_params"), "predicted_conv_params")
+    linear = whole_number(
+        answers.get("predicted_linear_params"), "predicted_linear_params"
+    )
     if conv != conv_weights + conv_biases:
         hints = {
             conv_weights: "Each of the 32 filters also has one bias.",
@@ -168,10 +134,10 @@ def _predict_parameters(answers: Answers) -> str:
 
 
 def _edges(answers: Answers, images: torch.Tensor, what: str) -> torch.Tensor:
-    out = _call(answers, "vertical_edges", "vertical_edges(images)", images.clone())
+    out = answers.call_as("vertical_edges", "vertical_edges(images)", images.clone())
     if not isinstance(out, torch.Tensor):
         raise NotYet(
-            f"`vertical_edges` returned {_describe(out)} for {what}; want a tensor."
+            f"`vertical_edges` returned {describe(out)} for {what}; want a tensor."
         )
     if tuple(out.shape) != tuple(images.shape):
         raise NotYet(
@@ -237,7 +203,7 @@ def _receptive_field(answers: Answers) -> str:
     except (TypeError, ValueError):
         raise NotYet(
             "`predicted_receptive_fields` should be a list of six whole numbers, "
-            f"not {_describe(value)}."
+            f"not {describe(value)}."
         ) from None
     if len(got) != 6:
         raise NotYet(
@@ -298,11 +264,11 @@ def _batchnorm_eval(answers: Answers) -> str:
     with torch.no_grad():
         want = reference(images).argmax(dim=1)
     stats = [b.clone() for b in model.buffers()]
-    got = _call(answers, "classify", "classify(model, images)", model, images.clone())
+    got = answers.call_as("classify", "classify(model, images)", model, images.clone())
     if not isinstance(got, torch.Tensor) or tuple(got.shape) != (len(images),):
         raise NotYet(
             f"`classify(model, images)` for {len(images)} images returned "
-            f"{_describe(got)}; want {len(images)} class indices."
+            f"{describe(got)}; want {len(images)} class indices."
         )
     changed = any(
         not torch.equal(a, b)
@@ -325,8 +291,8 @@ def _batchnorm_eval(answers: Answers) -> str:
         )
     with torch.no_grad():
         want_one = reference(images[:1]).argmax(dim=1)
-    one = _call(
-        answers, "classify", "classify(model, images[:1])", model, images[:1].clone()
+    one = answers.call_as(
+        "classify", "classify(model, images[:1])", model, images[:1].clone()
     )
     if not torch.equal(torch.as_tensor(one).reshape(-1).long(), want_one):
         raise NotYet(
@@ -346,8 +312,7 @@ TARGET = 0.80
 def _small_cnn(answers: Answers) -> str:
     train_dataloader = answers.get("train_dataloader")
     try:
-        model = _call(
-            answers,
+        model = answers.call_as(
             "train_small_cnn",
             "train_small_cnn(train_dataloader, device)",
             train_dataloader,
@@ -360,12 +325,11 @@ def _small_cnn(answers: Answers) -> str:
         ) from None
     if not isinstance(model, nn.Module):
         raise NotYet(
-            f"`train_small_cnn` returned {_describe(model)}; want the trained "
-            "nn.Module."
+            f"`train_small_cnn` returned {describe(model)}; want the trained nn.Module."
         )
     if not any(isinstance(m, nn.Conv2d) for m in model.modules()):
         raise NotYet("The model has no `nn.Conv2d` layer: build a CNN.")
-    count = _count(model)
+    count = parameter_count(model)
     if count > MAX_PARAMS:
         raise NotYet(
             f"The model has {count:,} parameters; the limit is {MAX_PARAMS:,}. "
@@ -383,7 +347,7 @@ def _small_cnn(answers: Answers) -> str:
             "the model trains (the loss falls each epoch), then try Adam with lr "
             "around 1e-3."
         )
-    mlp = _count(MLP())
+    mlp = parameter_count(MLP())
     return (
         f"Test accuracy {accuracy:.3f} with {count:,} parameters (the MLP of 05 has "
         f"{mlp:,})."

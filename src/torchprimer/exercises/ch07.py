@@ -9,49 +9,11 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from torchprimer.exercises import Answers, NotYet, Registry
+from torchprimer.exercises import Answers, NotYet, Registry, describe, whole_number
 from torchprimer.models import MLP
 
 registry = Registry("07")
 check = registry.check
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _call(answers: Answers, name: str, shown: str, *args: Any, hint: str = "") -> Any:
-    """Call the learner's function ``name``, shown as ``shown`` in messages."""
-    function = answers.get(name)
-    if not callable(function):
-        raise NotYet(f"`{name}` should be a function, not {_describe(function)}.")
-    try:
-        result = function(*args)
-    except NotYet:
-        raise
-    except Exception as exc:  # the learner's code: report it, never crash
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise NotYet(f"`{shown}` stopped with {type(exc).__name__}: {first}") from None
-    if result is None or result is Ellipsis:
-        raise NotYet(
-            f"`{shown}` returned {result!r}: replace the `...` in its body with "
-            + (hint or "your code and `return` the result.")
-        )
-    return result
-
-
-def _whole(value: Any, name: str) -> int:
-    """A prediction written as a whole number (an int, or a float such as 4640.0)."""
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise NotYet(f"`{name}` should be a whole number, not {_describe(value)}.")
-    if value != int(value):
-        raise NotYet(f"`{name}` is {value}; a count is a whole number.")
-    return int(value)
 
 
 def _tuple(value: Any, name: str) -> tuple[int, ...]:
@@ -62,7 +24,7 @@ def _tuple(value: Any, name: str) -> tuple[int, ...]:
     except (TypeError, ValueError):
         raise NotYet(
             f"`{name}` should be a tuple of whole numbers such as `(1, 2, 3, 4)`, "
-            f"not {_describe(value)}."
+            f"not {describe(value)}."
         ) from None
 
 
@@ -92,8 +54,7 @@ def _inference_mode(answers: Answers) -> str:
         lambda module, args: recording.append(torch.is_grad_enabled())
     )
     try:
-        got = _call(
-            answers,
+        got = answers.call_as(
             "predict_logits",
             "predict_logits(model, X, 64)",
             model,
@@ -104,7 +65,7 @@ def _inference_mode(answers: Answers) -> str:
         hook.remove()
     if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(want.shape):
         raise NotYet(
-            f"`predict_logits(model, X, 64)` for 300 images returned {_describe(got)}; "
+            f"`predict_logits(model, X, 64)` for 300 images returned {describe(got)}; "
             f"want the logits, shape {tuple(want.shape)}."
         )
     if not torch.allclose(got.detach(), want, atol=1e-5):
@@ -143,8 +104,7 @@ def _batches(answers: Answers) -> str:
             TensorDataset(X, y), batch_size=batch_size, sampler=order.tolist()
         )
         want = list(loader)
-        result = _call(
-            answers,
+        result = answers.call_as(
             "batches",
             f"batches(X, y, {batch_size}, order)",
             X,
@@ -170,15 +130,15 @@ def _batches(answers: Answers) -> str:
         for i, (pair, (want_X, want_y)) in enumerate(zip(got, want)):
             if not (isinstance(pair, tuple | list) and len(pair) == 2):
                 raise NotYet(
-                    f"Batch {i} of {what} is {_describe(pair)}; yield pairs `(X, y)`."
+                    f"Batch {i} of {what} is {describe(pair)}; yield pairs `(X, y)`."
                 )
             got_X, got_y = pair
             if not isinstance(got_X, torch.Tensor) or not isinstance(
                 got_y, torch.Tensor
             ):
                 raise NotYet(
-                    f"Batch {i} of {what} holds {_describe(got_X)} and "
-                    f"{_describe(got_y)}; want two tensors."
+                    f"Batch {i} of {what} holds {describe(got_X)} and "
+                    f"{describe(got_y)}; want two tensors."
                 )
             if tuple(got_X.shape) != tuple(want_X.shape) or got_y.shape != want_y.shape:
                 raise NotYet(
@@ -235,7 +195,7 @@ def _channels_last(answers: Answers) -> str:
     if not isinstance(contiguous, bool):
         raise NotYet(
             f"`predicted_is_contiguous` should be True or False, not "
-            f"{_describe(contiguous)}."
+            f"{describe(contiguous)}."
         )
     if contiguous != x.is_contiguous():
         raise NotYet(
@@ -256,7 +216,7 @@ def _predict_flops(answers: Answers) -> str:
     layers = [2 * batch * a * b for a, b in zip(sizes[:-1], sizes[1:])]
     linear, forward = layers[0], sum(layers)
     training = forward + 2 * forward - layers[0]
-    got = _whole(answers.get("predicted_linear_flops"), "predicted_linear_flops")
+    got = whole_number(answers.get("predicted_linear_flops"), "predicted_linear_flops")
     if got != linear:
         hints = {
             batch * 784 * 128: "Each multiply-add counts as 2 FLOPs: a multiply and "
@@ -271,14 +231,18 @@ def _predict_flops(answers: Answers) -> str:
             "multiplications and 784 additions.",
         )
         raise NotYet(f"`predicted_linear_flops` is {got:,}. {hint}")
-    got = _whole(answers.get("predicted_forward_flops"), "predicted_forward_flops")
+    got = whole_number(
+        answers.get("predicted_forward_flops"), "predicted_forward_flops"
+    )
     if got != forward:
         raise NotYet(
             f"`predicted_forward_flops` is {got:,}. Add 2 · 64 · in · out over the "
             "four linear layers 784→128→64→32→10; ReLU and Flatten do no matrix "
             "multiplication."
         )
-    got = _whole(answers.get("predicted_training_flops"), "predicted_training_flops")
+    got = whole_number(
+        answers.get("predicted_training_flops"), "predicted_training_flops"
+    )
     if got == 3 * forward:
         raise NotYet(
             f"`predicted_training_flops` is {got:,}, 3× the forward pass. Almost: the "
@@ -312,12 +276,12 @@ def _autocast(answers: Answers) -> str:
         )
     )
     try:
-        got = _call(answers, "bf16_logits", "bf16_logits(model, X)", model, X.clone())
+        got = answers.call_as("bf16_logits", "bf16_logits(model, X)", model, X.clone())
     finally:
         hook.remove()
     if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(want.shape):
         raise NotYet(
-            f"`bf16_logits(model, X)` for 128 images returned {_describe(got)}; want "
+            f"`bf16_logits(model, X)` for 128 images returned {describe(got)}; want "
             f"the logits, shape {tuple(want.shape)}."
         )
     dtypes = {param.dtype for param in model.parameters()}

@@ -15,7 +15,14 @@ from torch import nn
 
 from torchprimer.checkpoints import save_checkpoint
 from torchprimer.engine import train_one_epoch
-from torchprimer.exercises import Answers, NotYet, Registry
+from torchprimer.exercises import (
+    Answers,
+    NotYet,
+    Registry,
+    attempt,
+    describe,
+    flat_weights,
+)
 from torchprimer.loaders import TensorLoader
 from torchprimer.models import MLP
 
@@ -24,43 +31,6 @@ __all__ = ["check", "registry", "save_as_if_on_gpu"]
 registry = Registry("08")
 check = registry.check
 CPU = torch.device("cpu")
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _attempt(what: str, function: Any, *args: Any) -> Any:
-    """Run learner code; an exception becomes one learner-facing line."""
-    try:
-        return function(*args)
-    except NotYet:
-        raise
-    except Exception as exc:  # the learner's code: report it, never crash
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise NotYet(f"`{what}` stopped with {type(exc).__name__}: {first}") from None
-
-
-def _call(answers: Answers, name: str, shown: str, *args: Any) -> Any:
-    """``answers.call`` that shows the call as ``shown`` in its messages."""
-    function = answers.get(name)
-    if not callable(function):
-        kind = type(function).__name__
-        raise NotYet(f"`{name}` should be a function, but it is a {kind}.")
-    result = _attempt(f"{name}({shown})", function, *args)
-    if result is None or result is Ellipsis:
-        raise NotYet(
-            f"`{name}({shown})` returned {result!r}: replace the `...` in its body "
-            "with your code and `return` the result."
-        )
-    return result
-
-
-def _weights(model: nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().flatten() for p in model.parameters()])
 
 
 # --- Writing a file as a GPU run would --------------------------------------------
@@ -168,10 +138,10 @@ def _round_trip(answers: Answers) -> str:
     run = _tiny_run(0)
     _train(run, range(2))
     model, optimizer, scheduler, loader = run
-    saved_weights, saved_generator = _weights(model), loader.generator.get_state()
+    saved_weights, saved_generator = flat_weights(model), loader.generator.get_state()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "run.pt"
-        _attempt(
+        attempt(
             "save_training(path, model, optimizer, scheduler, generator, 2)",
             answers.get("save_training"),
             path,
@@ -193,7 +163,7 @@ def _round_trip(answers: Answers) -> str:
             ) from None
         fresh = _tiny_run(1)
         model, optimizer, scheduler, loader = fresh
-        done = _attempt(
+        done = attempt(
             "resume_training(path, model, optimizer, scheduler, generator)",
             answers.get("resume_training"),
             path,
@@ -204,10 +174,10 @@ def _round_trip(answers: Answers) -> str:
         )
     if done != 2:
         raise NotYet(
-            f"After saving with epoch=2, `resume_training` returned {_describe(done)}; "
+            f"After saving with epoch=2, `resume_training` returned {describe(done)}; "
             "return the number of epochs done that the file holds."
         )
-    if not torch.equal(_weights(model), saved_weights):
+    if not torch.equal(flat_weights(model), saved_weights):
         raise NotYet("The model's weights are not restored: `model.load_state_dict`.")
     if not optimizer.state:
         raise NotYet(
@@ -228,7 +198,7 @@ def _round_trip(answers: Answers) -> str:
             "`generator.set_state(...)`."
         )
     _train(fresh, range(done, 4))
-    if not torch.allclose(_weights(model), _weights(full[0]), atol=1e-6):
+    if not torch.allclose(flat_weights(model), flat_weights(full[0]), atol=1e-6):
         raise NotYet(
             "Everything was restored, yet the resumed run ends with other weights "
             "than the uninterrupted one. Is every state_dict taken from the objects "
@@ -257,9 +227,9 @@ def _resume_everything_checked(answers: Answers) -> str:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(5)
         X, y = torch.randn(300, 1, 28, 28), torch.randint(0, 10, (300,))
-    full = _attempt("make_run(X, y, 4, 0)", make_run, X, y, 4, 0)
+    full = attempt("make_run(X, y, 4, 0)", make_run, X, y, 4, 0)
     _train(full, range(4))
-    run = _attempt("make_run(X, y, 4, 0)", make_run, X, y, 4, 0)
+    run = attempt("make_run(X, y, 4, 0)", make_run, X, y, 4, 0)
     _train(run, range(2))
     model, optimizer, scheduler, loader = run
     saved_steps = scheduler.last_epoch
@@ -267,10 +237,10 @@ def _resume_everything_checked(answers: Answers) -> str:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "last.pt"
         save_checkpoint(path, model, optimizer, scheduler, 2, loader.generator)
-        result = _call(answers, "resume", "path, X, y, 4, 1", path, X, y, 4, 1)
+        result = answers.call_as("resume", "resume(path, X, y, 4, 1)", path, X, y, 4, 1)
     if not isinstance(result, tuple) or len(result) != 5:
         raise NotYet(
-            f"`resume` returned {_describe(result)}; keep its `return` line: model, "
+            f"`resume` returned {describe(result)}; keep its `return` line: model, "
             "optimizer, scheduler, train_dataloader and the epochs done."
         )
     model, optimizer, scheduler, loader, done = result
@@ -287,7 +257,7 @@ def _resume_everything_checked(answers: Answers) -> str:
             "`train_dataloader.generator` to `load_checkpoint` too."
         )
     _train((model, optimizer, scheduler, loader), range(done, 4))
-    if not torch.allclose(_weights(model), _weights(full[0]), atol=1e-6):
+    if not torch.allclose(flat_weights(model), flat_weights(full[0]), atol=1e-6):
         raise NotYet(
             "The resumed run does not end with the uninterrupted run's weights. Pass "
             "the model, optimizer, scheduler and generator of the fresh run to "
@@ -322,12 +292,12 @@ def _gpu_to_cpu(answers: Answers) -> str:
                 ) from None
             if not isinstance(loaded, dict) or set(loaded) != set(state):
                 raise NotYet(
-                    f"`load_weights` returned {_describe(loaded)}; want the saved "
+                    f"`load_weights` returned {describe(loaded)}; want the saved "
                     "state_dict, a dict of tensors."
                 )
             for key, value in loaded.items():
                 if not isinstance(value, torch.Tensor):
-                    raise NotYet(f"`{key}` in the result is {_describe(value)}.")
+                    raise NotYet(f"`{key}` in the result is {describe(value)}.")
                 if value.device.type != "cpu":
                     raise NotYet(
                         f"For a file saved on {where} the tensor {key!r} is on "
@@ -358,7 +328,7 @@ def _early_stopping(answers: Answers) -> str:
     for accuracies, patience, want, why in CASES:
         got = answers.call("should_stop", list(accuracies), patience)
         if not isinstance(got, bool):
-            raise NotYet(f"`should_stop` returned {_describe(got)}; return a bool.")
+            raise NotYet(f"`should_stop` returned {describe(got)}; return a bool.")
         if got != want:
             raise NotYet(
                 f"`should_stop({accuracies}, patience={patience})` returned {got}; "

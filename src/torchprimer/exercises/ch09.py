@@ -10,43 +10,10 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from torchprimer.exercises import Answers, NotYet, Registry
+from torchprimer.exercises import Answers, NotYet, Registry, attempt, describe
 
 registry = Registry("09")
 check = registry.check
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {tuple(value.shape)}"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _attempt(what: str, function: Any, *args: Any) -> Any:
-    """Run learner code; an exception becomes one learner-facing line."""
-    try:
-        return function(*args)
-    except NotYet:
-        raise
-    except Exception as exc:  # the learner's code: report it, never crash
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise NotYet(f"`{what}` stopped with {type(exc).__name__}: {first}") from None
-
-
-def _call(answers: Answers, name: str, shown: str, *args: Any) -> Any:
-    """``answers.call`` that shows the call as ``shown`` in its messages."""
-    function = answers.get(name)
-    if not callable(function):
-        kind = type(function).__name__
-        raise NotYet(f"`{name}` should be a function, but it is a {kind}.")
-    result = _attempt(f"{name}({shown})", function, *args)
-    if result is None or result is Ellipsis:
-        raise NotYet(
-            f"`{name}({shown})` returned {result!r}: replace the `...` in its body "
-            "with your code and `return` the result."
-        )
-    return result
 
 
 # --- Exercise 1: shards, steps and the global batch ---------------------------------
@@ -90,10 +57,9 @@ def _shards_and_steps(answers: Answers) -> str:
 def _set_epoch(answers: Answers) -> str:
     num_samples, world_size, num_epochs = 50, 2, 3
     per_rank = [
-        _call(
-            answers,
+        answers.call_as(
             "epoch_orders",
-            f"{num_samples}, {world_size}, {rank}, {num_epochs}, 0",
+            f"epoch_orders({num_samples}, {world_size}, {rank}, {num_epochs}, 0)",
             num_samples,
             world_size,
             rank,
@@ -106,7 +72,7 @@ def _set_epoch(answers: Answers) -> str:
         if not isinstance(orders, list) or len(orders) != num_epochs:
             raise NotYet(
                 f"For rank {rank} and {num_epochs} epochs `epoch_orders` returned "
-                f"{_describe(orders)}; want a list of {num_epochs} lists of indices."
+                f"{describe(orders)}; want a list of {num_epochs} lists of indices."
             )
     for epoch in range(num_epochs):
         together = sorted(int(i) for orders in per_rank for i in orders[epoch])
@@ -142,18 +108,22 @@ def _gradient_average(answers: Answers) -> str:
     whole = [p.grad.clone() for p in model.parameters()]
     shards = [(X[rank::4], y[rank::4]) for rank in range(4)]
     model.zero_grad(set_to_none=True)
-    got = _call(
-        answers, "averaged_gradients", "model, loss_fn, shards", model, loss_fn, shards
+    got = answers.call_as(
+        "averaged_gradients",
+        "averaged_gradients(model, loss_fn, shards)",
+        model,
+        loss_fn,
+        shards,
     )
     if not isinstance(got, list | tuple) or len(got) != len(whole):
         raise NotYet(
-            f"`averaged_gradients` returned {_describe(got)}; want a list of "
+            f"`averaged_gradients` returned {describe(got)}; want a list of "
             f"{len(whole)} tensors, one per parameter of the model."
         )
     for index, (g, w) in enumerate(zip(got, whole)):
         if not isinstance(g, torch.Tensor) or g.shape != w.shape:
             raise NotYet(
-                f"Item {index} is {_describe(g)}; want the gradient of parameter "
+                f"Item {index} is {describe(g)}; want the gradient of parameter "
                 f"{index}, shape {tuple(w.shape)}."
             )
     got = [g.detach() for g in got]
@@ -203,7 +173,7 @@ def _spy_call(function: Any, partner: list | None, *args: Any) -> tuple[Any, lis
 
     dist.all_reduce = all_reduce
     try:
-        result = _attempt("average_across_processes(metrics, count)", function, *args)
+        result = attempt("average_across_processes(metrics, count)", function, *args)
     finally:
         dist.all_reduce = real
     return result, seen
@@ -228,7 +198,7 @@ def _all_reduce_metrics(answers: Answers) -> str:
         )
     if not isinstance(result, dict) or set(result) != set(my_metrics):
         raise NotYet(
-            f"It returned {_describe(result)}; want a dict with the same keys as "
+            f"It returned {describe(result)}; want a dict with the same keys as "
             "`metrics`."
         )
     total = my_count + partner_count
