@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data-root", default="data")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=18)
+    parser.add_argument("--epochs", type=int, default=16)
     parser.add_argument("--ablation", action="store_true")
     parser.add_argument("--ablation-epochs", type=int, default=5)
     parser.add_argument("--ablation-subset", type=int, default=None)
