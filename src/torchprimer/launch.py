@@ -15,7 +15,9 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from subprocess import PIPE, STDOUT
 
 __all__ = ["TorchrunError", "torchrun"]
@@ -86,21 +88,65 @@ class _Watchdog:
 
 def _stop(process: subprocess.Popen) -> None:
     """End torchrun and its workers: SIGTERM first (torchrun then stops its workers),
-    SIGKILL to its process group if that takes longer than ``_STOP_WAIT_S``."""
+    SIGKILL to its process group if that takes longer than ``_STOP_WAIT_S``.
+
+    torchrun starts each worker in a session of its own, and a SIGTERM that reaches it
+    while it is still starting them leaves them running (its agent does not know them
+    yet). So the workers are looked up while torchrun lives, and whichever of them is
+    still running once torchrun has ended gets SIGKILL.
+    """
     if process.poll() is not None:
         return
     if os.name != "posix":
         process.terminate()
         process.wait()
         return
+    workers = _descendants(process.pid)
     with contextlib.suppress(ProcessLookupError):  # it may end in the meantime
         os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=_STOP_WAIT_S)
-    except subprocess.TimeoutExpired:
+    deadline = time.monotonic() + _STOP_WAIT_S
+    while process.poll() is None and time.monotonic() < deadline:
+        workers |= _descendants(process.pid)
+        time.sleep(0.05)
+    if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+    for pid, started in workers:
+        if _start_time(pid) == started:  # still the same process, not a reused pid
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _start_time(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks after boot), or None if it has ended;
+    Linux only (None elsewhere)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()  # after "pid (command name) "
+    return fields[19] if fields[0] != "Z" else None  # a zombie has ended
+
+
+def _descendants(pid: int) -> set[tuple[int, str]]:
+    """(pid, start time) of every process below ``pid``, found through /proc; an empty
+    set where there is no /proc (macOS)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        parent = int(text[text.rfind(")") + 2 :].split()[1])
+        children.setdefault(parent, []).append(int(stat.parent.name))
+    found, todo = set(), list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        if (started := _start_time(child)) is not None:
+            found.add((child, started))
+        todo += children.get(child, [])
+    return found
 
 
 def _tidy(line: str) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -232,6 +233,30 @@ def test_torchrun_that_runs_too_long_is_stopped_with_its_workers(tmp_path):
         )
     assert time.monotonic() - start < 10 + launch._STOP_WAIT_S + 10
     assert_nothing_left(f"sleep {marker}")
+
+
+def test_stopping_a_launcher_stops_the_workers_it_would_leave_behind():
+    """torchrun leaves its workers running when SIGTERM reaches it while it is still
+    starting them. This launcher always does: it starts a worker in a session of its
+    own and dies on SIGTERM without stopping it."""
+    marker = f"{time.time_ns() % 10**6 + 1000}.5"
+    launcher = (
+        "import subprocess, time\n"
+        f"subprocess.Popen(['sleep', '{marker}'], start_new_session=True)\n"
+        "time.sleep(600)\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", launcher], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not processes_mentioning(f"sleep {marker}"):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        launch._stop(process)
+        assert process.returncode == -signal.SIGTERM
+        assert_nothing_left(f"sleep {marker}")
+    finally:
+        if process.poll() is None:
+            process.kill()
 
 
 def test_stopping_torchrun_stops_the_workers_it_started(tmp_path):
