@@ -120,7 +120,7 @@ test-matrix: $(STAMP) data ## nbval under ATEN_CPU_CAPABILITY {default, avx2} x 
 
 # CNN_ARGS= (empty) skips the CNN ablation (about 12 min of the total).
 CNN_ARGS ?= --ablation
-benchmark: $(STAMP) data ## measure the MLP and CNN speed-up tables, the CNN headline and ablation (about 35 min)
+benchmark: $(STAMP) data ## measure the MLP and CNN speed-up tables, the CNN headline and ablation (about 40 min)
 	$(PY) benchmarks/train_mlp.py
 	$(PY) benchmarks/train_cnn.py $(CNN_ARGS)
 

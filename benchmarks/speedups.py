@@ -133,6 +133,8 @@ def compute_bound(
 
 def print_table(title: str, table: pd.DataFrame, bound: dict[str, float]) -> None:
     fastest = table["s/epoch"].idxmin()
+    if "epochs" in table:
+        table = table.astype({"epochs": int})
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(f"\n{title}\n")
         print(

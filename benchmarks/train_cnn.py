@@ -120,9 +120,10 @@ def ablation(splits: dict[str, Any], device: torch.device, args) -> pd.DataFrame
         rows[name] = run(splits, device, args.ablation_epochs, args.seed, **change)
         rows[name]["load"] = os.getloadavg()[0]
         print(f"{name}: {rows[name]}", flush=True)
-    table = pd.DataFrame(rows).T
+    table = pd.DataFrame(rows).T.astype({"parameters": int, "epochs": int})
+    digits = {"s/epoch": 1, "train s": 1, "load": 1}  # accuracies keep 4 digits
     with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(table.round(4).to_string())
+        print(table.round(digits).round(4).to_string())
     return table
 
 

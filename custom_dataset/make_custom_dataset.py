@@ -20,12 +20,12 @@ IMAGES = HERE / "images"
 
 # (file in skimage/data, file written here, label, width written, crop box or None)
 PHOTOS: list[tuple[str, str, str, int, tuple[int, int, int, int] | None]] = [
-    ("chelsea.png", "chelsea.jpg", "living", 240, None),              # 451x300 RGB
-    ("astronaut.png", "astronaut.jpg", "living", 200, None),          # 512x512 RGB
-    ("camera.png", "camera.png", "living", 176, None),                # 512x512 grayscale
-    ("coffee.png", "coffee.jpg", "object", 216, None),                # 600x400 RGB
-    ("coins.png", "coins.jpg", "object", 192, None),                  # 384x303 grayscale
-    ("rocket.jpg", "rocket.jpg", "object", 128, (200, 0, 480, 427)),  # 640x427 RGB, cropped
+    ("chelsea.png", "chelsea.jpg", "living", 240, None),  # 451x300 RGB
+    ("astronaut.png", "astronaut.jpg", "living", 200, None),  # 512x512 RGB
+    ("camera.png", "camera.png", "living", 176, None),  # 512x512 grayscale
+    ("coffee.png", "coffee.jpg", "object", 216, None),  # 600x400 RGB
+    ("coins.png", "coins.jpg", "object", 192, None),  # 384x303 grayscale
+    ("rocket.jpg", "rocket.jpg", "object", 128, (200, 0, 480, 427)),  # 640x427 RGB
 ]
 
 HEADER = """\
@@ -44,10 +44,15 @@ def main() -> None:
                 photo = photo.crop(box)
             height = round(photo.height * width / photo.width)
             small = photo.resize((width, height), Image.Resampling.LANCZOS)
-        options = {"quality": 85, "optimize": True} if target.endswith(".jpg") else {"optimize": True}
+        options = (
+            {"quality": 85, "optimize": True}
+            if target.endswith(".jpg")
+            else {"optimize": True}
+        )
         small.save(IMAGES / target, **options)
         lines.append(f"images/{target} {label}\n")
-        print(f"{source:>15} -> images/{target:<14} {small.mode:<3} {width}x{height}  {label}")
+        size = f"{width}x{height}"
+        print(f"{source:>15} -> images/{target:<14} {small.mode:<3} {size}  {label}")
     (HERE / "data.txt").write_text("".join(lines), encoding="utf-8")
 
 

@@ -52,6 +52,7 @@ RUFF_PATHS = [
     "src",
     "tests",
     "benchmarks",
+    "custom_dataset",
     "images",
     "site",
     "conftest.py",

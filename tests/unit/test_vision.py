@@ -4,12 +4,14 @@ inputs."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
+from torch.utils.data import TensorDataset
 
 from torchprimer.engine import predict
 from torchprimer.loaders import TensorLoader
@@ -180,12 +182,41 @@ def test_predict_with_flips_averages_the_softmax_of_both_views():
     assert not torch.equal(expected, predict(model, loader, torch.device("cpu")))
 
 
-def test_benchmark_removes_every_batchnorm():
+def cnn_benchmark():
+    """benchmarks/train_cnn.py, imported as a module (it is a script, not a package)."""
     spec = importlib.util.spec_from_file_location(
         "train_cnn_benchmark", ROOT / "benchmarks" / "train_cnn.py"
     )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    model = module.without_batchnorm(CNN())
+    return module
+
+
+def test_benchmark_removes_every_batchnorm():
+    model = cnn_benchmark().without_batchnorm(CNN())
     assert not any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_ablation_changes_one_thing_per_row_and_prints_a_table(monkeypatch, capsys):
+    module = cnn_benchmark()
+    changes = {
+        "recipe": {},
+        "narrower": {"widths": (4, 8)},
+        "no BN": {"batchnorm": False},
+    }
+    monkeypatch.setattr(module, "ABLATION", changes)
+    splits = {
+        name: TensorDataset(*tiny_data(64, seed))
+        for seed, name in enumerate(["train", "val", "test"])
+    }
+    args = argparse.Namespace(ablation_subset=32, ablation_epochs=1, seed=0)
+    table = module.ablation(splits, torch.device("cpu"), args)
+    assert list(table.index) == list(changes)
+    assert table.loc["narrower", "parameters"] < table.loc["recipe", "parameters"]
+    assert table.loc["no BN", "parameters"] < table.loc["recipe", "parameters"]
+    assert (table["epochs"] == 1).all()
+    assert ((table["test acc"] >= 0) & (table["test acc"] <= 1)).all()
+    printed = capsys.readouterr().out
+    assert "ablation: 32 training images, 1 epochs per run" in printed
+    assert f" {table.loc['recipe', 'parameters']} " in printed  # a whole number
