@@ -118,33 +118,37 @@ def _stop(process: subprocess.Popen) -> None:
                 os.kill(pid, signal.SIGKILL)
 
 
-def _start_time(pid: int) -> str | None:
-    """When process ``pid`` started (clock ticks after boot), or None if it has ended;
-    Linux only (None elsewhere)."""
+def _stat(path: Path) -> tuple[int, str] | None:
+    """(parent pid, start time in clock ticks after boot) from a ``/proc/PID/stat``
+    file, or None if that process has ended (a zombie has ended too)."""
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        text = path.read_text()
+    except OSError:  # the process ended meanwhile, or there is no /proc (macOS)
         return None
-    fields = stat[stat.rfind(")") + 2 :].split()  # after "pid (command name) "
-    return fields[19] if fields[0] != "Z" else None  # a zombie has ended
+    fields = text[text.rfind(")") + 2 :].split()  # after "pid (command name) "
+    return None if fields[0] == "Z" else (int(fields[1]), fields[19])
+
+
+def _start_time(pid: int) -> str | None:
+    """When process ``pid`` started, or None if it has ended; Linux only."""
+    stat = _stat(Path(f"/proc/{pid}/stat"))
+    return None if stat is None else stat[1]
 
 
 def _descendants(pid: int) -> set[tuple[int, str]]:
-    """(pid, start time) of every process below ``pid``, found through /proc; an empty
-    set where there is no /proc (macOS)."""
+    """(pid, start time) of every process below ``pid``, from one pass over /proc; an
+    empty set where there is no /proc (macOS)."""
+    table = {}
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        if (stat := _stat(path)) is not None:
+            table[int(path.parent.name)] = stat
     children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # the process ended meanwhile
-            continue
-        parent = int(text[text.rfind(")") + 2 :].split()[1])
-        children.setdefault(parent, []).append(int(stat.parent.name))
+    for child, (parent, _) in table.items():
+        children.setdefault(parent, []).append(child)
     found, todo = set(), list(children.get(pid, []))
     while todo:
         child = todo.pop()
-        if (started := _start_time(child)) is not None:
-            found.add((child, started))
+        found.add((child, table[child][1]))
         todo += children.get(child, [])
     return found
 
