@@ -17,6 +17,9 @@ KERNEL_NAME := torchprimer
 export IPYKERNEL_CELL_NAME := <IPY-INPUT>
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export PYTHONHASHSEED := 0
+# The repository's own tools/ package (course manifest, book runner, exporter), for
+# every Python that make starts, Sphinx's site/conf.py included.
+export PYTHONPATH := $(CURDIR)
 
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 # NB=05 picks one chapter; it must be exactly two digits (NB=0 would match 01..09).
@@ -25,7 +28,7 @@ PARAMS    ?=
 # Static site: warnings are errors, every page rewritten (-E), so no page survives from another build.
 SPHINX    := $(PY) -m sphinx -b html -W --keep-going -E -q
 
-.PHONY: help setup data book execute lab test test-matrix clean figures site benchmark exercises
+.PHONY: help setup data book execute lab test test-matrix clean figures site benchmark exercises export
 .PHONY: check-nb render
 
 # Stops with a clear message when NB names no chapter (NB=5, NB=0, NB=99).
@@ -56,11 +59,11 @@ $(STAMP): requirements.txt pyproject.toml
 	@echo "setup: $(VENV) is ready"
 
 data: $(STAMP) ## fetch and verify FashionMNIST into data/ (offline when possible)
-	$(PY) -m torchprimer.data --root data
+	$(PY) -m tools.fetch_data --root data
 
 book: check-nb $(STAMP) data ## execute notebooks with papermill into _build/executed/, render the site (DEVICE=, NB=, PARAMS=)
 	@rm -rf _build/executed && mkdir -p _build/executed
-	$(PY) -m torchprimer.book --out _build/executed --param "DEVICE=$(DEVICE)" \
+	$(PY) -m tools.book --out _build/executed --param "DEVICE=$(DEVICE)" \
 	  $(foreach p,$(PARAMS),--param "$(p)") $(SELECTED)
 	@if [ -n "$(NB)" ]; then echo "book: executed $(SELECTED) into _build/executed/ (the site needs every chapter: run make book without NB)"; \
 	else $(MAKE) --no-print-directory render CHAPTERS_FROM=_build/executed; fi
@@ -76,7 +79,7 @@ render: $(STAMP)
 	@rm -rf _build/src _build/html && mkdir -p _build/src/notebooks _build/src/images
 	@cp -r site/. _build/src/notebooks/
 	@cp $(CHAPTERS_FROM)/[0-9][0-9]_*.ipynb _build/src/notebooks/
-	@$(PY) -m torchprimer.exercises.build --check --site _build/src/notebooks/exercises
+	@$(PY) -m tools.exercises --check --site _build/src/notebooks/exercises
 	@cp images/*.png images/*.gif _build/src/images/
 	$(SPHINX) -d _build/doctrees _build/src/notebooks _build/html
 	@echo "site: rendered from $(CHAPTERS_FROM)/ into _build/html/ (open _build/html/index.html)"
@@ -85,7 +88,7 @@ figures: $(STAMP) ## redraw the concept figures in images/ (deterministic; commi
 	$(PY) images/draw_figures.py
 
 execute: check-nb $(STAMP) data ## re-execute notebooks in place on CPU to refresh stored outputs (NB=01)
-	$(PY) -m torchprimer.book --in-place $(SELECTED)
+	$(PY) -m tools.book --in-place $(SELECTED)
 
 # The server's root is the repository (so ../images/ and ../data/ resolve from a notebook);
 # it opens in notebooks/. As root (a Docker container) Jupyter needs --allow-root.
@@ -95,8 +98,11 @@ lab: $(STAMP) data ## start JupyterLab in notebooks/ (works as root too)
 	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) \
 	  --ServerApp.root_dir=$(LAB_ROOT) --LabApp.default_url=/lab/tree/notebooks $(LAB_ARGS)
 
+export: $(STAMP) ## write the code the chapters teach (cells tagged export:NAME) into src/torchprimer/
+	$(PY) -m tools.export
+
 exercises: $(STAMP) ## write notebooks/exercises/NN_*_exercises.ipynb from the solutions beside them
-	$(PY) -m torchprimer.exercises.build
+	$(PY) -m tools.exercises
 
 # make test shares the cores between TEST_WORKERS pytest-xdist workers, one torch thread
 # each; conftest.py keeps every notebook's cells in order on one worker and starts the

@@ -27,28 +27,28 @@ def pytest_configure(config):
 # one worker, because a notebook's cells must run in order in one kernel. The tests of
 # SPLIT_FILES are independent runs of whole notebooks and are spread one by one. The
 # longest units go first, so that the short ones fill the gaps at the end instead of
-# one worker finishing alone.
+# one worker finishing alone: a chapter's nbval run takes about its run time in
+# course.toml, its smoke run about half of that.
 SPLIT_FILES = {"test_papermill_smoke.py", "test_exercises.py"}
-LONGEST_FIRST = [
-    "notebooks/06_",
-    "notebooks/09_",
-    "tests/notebooks/test_papermill_smoke.py::test_notebook_runs_with_small_parameters[09",
-    "notebooks/05_",
-    "notebooks/07_",
-    "tests/notebooks/test_papermill_smoke.py",
-    "tests/exercises/test_exercises.py",
-    "notebooks/",
-]
+SMOKE = "tests/notebooks/test_papermill_smoke.py::"
 
 
-def _rank(nodeid: str) -> int:
-    starts = [i for i, prefix in enumerate(LONGEST_FIRST) if nodeid.startswith(prefix)]
-    return starts[0] if starts else len(LONGEST_FIRST)
+def _expected_seconds(nodeid: str) -> float:
+    from tools.course import chapters
+
+    for chapter in chapters():
+        if nodeid.startswith(f"notebooks/{chapter.path.name}"):
+            return chapter.run_time_s
+        if nodeid.startswith(SMOKE) and chapter.path.name in nodeid:
+            return chapter.run_time_s / 2
+    if nodeid.startswith("tests/exercises/test_exercises.py"):
+        return 20
+    return 0
 
 
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("PYTEST_XDIST_WORKER"):  # the order the workers take them in
-        items.sort(key=lambda item: _rank(item.nodeid))
+        items.sort(key=lambda item: -_expected_seconds(item.nodeid))
 
 
 def pytest_xdist_make_scheduler(config, log):

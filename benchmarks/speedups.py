@@ -31,7 +31,7 @@ from torchvision import datasets
 from torchvision.transforms import v2
 
 from torchprimer.engine import evaluate, train_one_epoch
-from torchprimer.loaders import TensorLoader
+from torchprimer.loaders import TensorLoader, TransformedTensors
 from torchprimer.models import CNN, MLP
 from torchprimer.speed import count_flops, flops_per_second, training_step
 from torchprimer.vision import AugmentedLoader
@@ -159,19 +159,6 @@ def print_table(title: str, table: pd.DataFrame, bound: dict[str, float]) -> Non
 
 
 # --- the MLP: data paths, then model-side changes, chapter 05's recipe --------------
-
-
-class TransformedTensors(Dataset):
-    """uint8 images (N, 28, 28) and labels; ``transform`` runs on each image read."""
-
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform) -> None:
-        self.images, self.labels, self.transform = images, labels, transform
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        return self.transform(self.images[i].unsqueeze(0)), int(self.labels[i])
 
 
 def mlp_speedups(

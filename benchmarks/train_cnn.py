@@ -25,8 +25,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from torchprimer.data import fashion_mnist_tensors
 from torchprimer.engine import evaluate
+from torchprimer.fashion_mnist import fashion_mnist_tensors
 from torchprimer.loaders import TensorLoader
 from torchprimer.models import CNN
 from torchprimer.vision import AugmentedLoader, predict_with_flips, train_cnn

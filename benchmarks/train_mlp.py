@@ -35,8 +35,9 @@ from torch.utils.data import DataLoader, TensorDataset, random_split
 from torchvision import datasets
 from torchvision.transforms import ToTensor
 
-from torchprimer.data import ensure_fashion_mnist, fashion_mnist_tensors
+from torchprimer.data import ensure_fashion_mnist
 from torchprimer.engine import evaluate, fit
+from torchprimer.fashion_mnist import fashion_mnist_tensors
 from torchprimer.models import MLP
 from torchprimer.seeding import make_generator
 

@@ -8,12 +8,12 @@ from the network (tests/site/ checks that in a real browser).
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from pathlib import Path
 
 from docutils import nodes
+
+from tools.course import chapters
 
 project = "torchprimer"
 author = "the torchprimer authors"
@@ -81,54 +81,29 @@ pygments_style = "default"
 # myst-nb warns that it has no renderer for JSON; that warning alone is silenced.
 suppress_warnings: list[str] = ["mystnb.unknown_mime_type"]
 
-# Run time per chapter: wall-clock seconds of `make book` (kernel start included) on the
-# 2-core reference CPU. Update an entry when its chapter changes a lot.
-CPU_TIME_S = {
-    "01": 10,
-    "02": 16,
-    "03": 9,
-    "04": 9,
-    "05": 90,
-    "06": 86,
-    "07": 53,
-    "08": 25,
-    "09": 94,
-}
 # Where learners get the project; set TORCHPRIMER_REPOSITORY_URL when publishing.
 REPOSITORY_URL = os.environ.get("TORCHPRIMER_REPOSITORY_URL", "")
-CHAPTER_RE = re.compile(r"(\d\d)_[a-z0-9_]+")
+# The chapters, their titles and run times: course.toml, through tools/course.py (the
+# Makefile runs Sphinx from the repository, so its tools/ package is importable).
+CHAPTERS = {chapter.name: chapter for chapter in chapters()}
 
 
-def _title(notebook: Path) -> str:
-    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-    first = "".join(cells[0]["source"]) if cells else ""
-    line = first.strip().splitlines()[0] if first.strip() else notebook.stem
-    return line.lstrip("#").strip()
-
-
-def _run_time(number: str) -> str:
-    seconds = CPU_TIME_S.get(number)
-    if not seconds:
-        return "not measured"
-    return f"about {round(seconds / 60)} min" if seconds >= 90 else f"about {seconds} s"
-
-
-def _chapter_table(srcdir: Path) -> str:
-    """A markdown table of the chapters found in srcdir, in file-name order."""
+def _chapter_table() -> str:
+    """A markdown table of the chapters, in reading order."""
     rows = ["| chapter | run time on a 2-core CPU |", "|---|---|"]
-    for nb in sorted(srcdir.glob("[0-9][0-9]_*.ipynb")):
-        rows.append(f"| [{_title(nb)}]({nb.name}) | {_run_time(nb.name[:2])} |")
+    for chapter in CHAPTERS.values():
+        title = f"{chapter.number} · {chapter.title}"
+        rows.append(f"| [{title}]({chapter.name}.ipynb) | {chapter.run_time()} |")
     return "\n".join(rows)
 
 
 def _chapter_toctree(srcdir: Path) -> str:
     """Each chapter, followed by its exercises where they exist."""
     entries = []
-    for nb in sorted(srcdir.glob("[0-9][0-9]_*.ipynb")):
-        entries.append(nb.stem)
-        exercises = srcdir / "exercises" / f"{nb.stem}_exercises.ipynb"
-        if exercises.is_file():
-            entries.append(f"exercises/{exercises.stem}")
+    for name in CHAPTERS:
+        entries.append(name)
+        if (srcdir / "exercises" / f"{name}_exercises.ipynb").is_file():
+            entries.append(f"exercises/{name}_exercises")
     return "\n".join(entries)
 
 
@@ -137,7 +112,7 @@ def _insert_chapters(app, docname: str, source: list[str]) -> None:
         srcdir = Path(app.srcdir)
         source[0] = (
             source[0]
-            .replace("<!-- chapter-table -->", _chapter_table(srcdir))
+            .replace("<!-- chapter-table -->", _chapter_table())
             .replace("<!-- chapter-toctree -->", _chapter_toctree(srcdir))
         )
 
@@ -151,7 +126,8 @@ def _paragraph(*parts: str | nodes.Node) -> nodes.paragraph:
 
 def _run_box(docname: str) -> nodes.admonition:
     """'Run this chapter': how to run it, and how long it takes to run (not to read)."""
-    number = CHAPTER_RE.fullmatch(docname).group(1)
+    chapter = CHAPTERS[docname]
+    number = chapter.number
     clone = (
         _paragraph(
             "Get the project: ", nodes.literal(text=f"git clone {REPOSITORY_URL}")
@@ -174,7 +150,7 @@ def _run_box(docname: str) -> nodes.admonition:
             nodes.literal(text=f"make book NB={number} DEVICE=cpu"),
             " (or cuda, mps, auto).",
         ),
-        (f"Run time on a 2-core laptop CPU: {_run_time(number)}.",),
+        (f"Run time on a 2-core laptop CPU: {chapter.run_time()}.",),
         (
             "The download button (top right) gives the .ipynb; it runs inside the "
             "repository after ",
@@ -192,7 +168,7 @@ def _add_run_box(app, doctree: nodes.document) -> None:
     code cell or sub-section."""
     docname = app.env.docname
     section = next(iter(doctree.findall(nodes.section)), None)
-    if not CHAPTER_RE.fullmatch(docname) or section is None:
+    if docname not in CHAPTERS or section is None:
         return
     position = next(
         (

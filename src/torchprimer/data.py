@@ -1,7 +1,7 @@
 """Fetch and verify FashionMNIST so that torchvision never needs the network.
 
-Infrastructure, not taught: notebooks 02 and 05 call :func:`ensure_fashion_mnist` before
-they load FashionMNIST, and `make data` runs the command line below.
+Hand-written, not taught: chapters 02 and 05 call :func:`ensure_fashion_mnist` before
+they load FashionMNIST, and ``make data`` runs it (``python -m tools.fetch_data``).
 
 ``data/FashionMNIST/raw/`` must hold the four decompressed IDX files. They are
 found, in this order:
@@ -13,30 +13,23 @@ found, in this order:
 
 Every write goes to a temporary file that is renamed into place only after its
 content has been verified, so an interrupted fetch never leaves a broken file.
-
-Command line: ``python -m torchprimer.data [--root data] [--no-download]``.
 """
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import hashlib
 import os
-import sys
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from torch.utils.data import TensorDataset
 from torchvision import datasets
 
-from torchprimer._files import remove_stale_temporaries, temporary_path
+from torchprimer.files import remove_stale_temporaries, temporary_path
 
 __all__ = [
-    "fashion_mnist_tensors",
     "FASHION_MNIST_FILES",
     "DEBIAN_DIR",
     "DataUnavailableError",
@@ -286,58 +279,3 @@ def ensure_fashion_mnist(
         )
         raise DataUnavailableError(f"{HOW_TO_GET_DATA}\nWhat was tried:\n{detail}")
     return target_dir
-
-
-def fashion_mnist_tensors(
-    root: str | Path, seed: int, val_size: int = 10_000
-) -> dict[str, TensorDataset]:
-    """FashionMNIST in memory: ``"train"``, ``"val"`` and ``"test"`` TensorDatasets of
-    float32 images (N, 1, 28, 28) and int64 labels. ``val_size`` of the 60,000 training
-    images, drawn with ``seed``, are held out for validation. Every image is
-    standardised with the mean and std of the training split only.
-
-    Taught in notebook 05 (training).
-    """
-    ensure_fashion_mnist(root)  # verified files, or an error that says how to get them
-    train = datasets.FashionMNIST(root, train=True)
-    test = datasets.FashionMNIST(root, train=False)
-    if not 0 < val_size < len(train.targets):
-        raise ValueError(
-            f"val_size must be 1 to {len(train.targets) - 1}, not {val_size}"
-        )
-    generator = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(train.targets), generator=generator)
-    val_idx, train_idx = order[:val_size], order[val_size:]
-    std, mean = torch.std_mean(train.data[train_idx].double() / 255)
-
-    def standardised(data: torch.Tensor, labels: torch.Tensor) -> TensorDataset:
-        return TensorDataset(((data.float() / 255 - mean) / std).unsqueeze(1), labels)
-
-    return {
-        "train": standardised(train.data[train_idx], train.targets[train_idx]),
-        "val": standardised(train.data[val_idx], train.targets[val_idx]),
-        "test": standardised(test.data, test.targets),
-    }
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m torchprimer.data",
-        description="Fetch and verify FashionMNIST into ROOT/FashionMNIST/raw.",
-    )
-    parser.add_argument("--root", default="data", help="dataset root (default: data)")
-    parser.add_argument(
-        "--no-download", action="store_true", help="never use the network"
-    )
-    args = parser.parse_args(argv)
-    try:
-        path = ensure_fashion_mnist(args.root, download=not args.no_download, log=print)
-    except DataUnavailableError as exc:
-        print(exc, file=sys.stderr)
-        return 1
-    print(f"FashionMNIST is ready in {path}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """A Dataset of image files listed in a labels file, one ``path label`` per line.
 
-Taught in notebook 02 (datasets and transforms), after a 20-line ``Dataset`` written by
-hand; later notebooks import it from here.
+Hand-written. Chapter 02 writes a short ``Dataset`` of its own, then imports this robust
+one and says what it checks; the docstrings below list every check.
 
 Every problem with the labels file or with an image it lists is reported when the
 dataset is constructed, as a :class:`LabelsFileError` whose message starts with
@@ -130,8 +130,6 @@ def read_labels_file(
 ) -> list[tuple[Path, str, int]]:
     """Read ``path label`` lines into ``(image path, label, line number)`` tuples.
 
-    Taught in notebook 02 (datasets and transforms).
-
     The file is UTF-8 text; only ``\\n`` ends a line (``\\r\\n`` is accepted), so line
     numbers match what an editor shows. Fields are separated by spaces or tabs. Image
     paths are resolved relative to the folder of the labels file. Blank lines and lines
@@ -220,8 +218,6 @@ def find_classes(
 ) -> list[str]:
     """The class names, in index order, for the labels in ``entries``.
 
-    Taught in notebook 02 (datasets and transforms).
-
     With ``classes``: exactly that list, in that order; a label not in it is an error
     that suggests the closest class. Without: the distinct labels, sorted numerically if
     every label is an integer (``2`` before ``10``: when the labels are ``0..K``, label
@@ -265,8 +261,6 @@ def load_rgb_image(
     path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS
 ) -> torch.Tensor:
     """Decode an image file into a uint8 RGB tensor of shape (3, H, W).
-
-    Taught in notebook 02 (datasets and transforms).
 
     Grayscale, palette, RGBA and CMYK files become 3 channels; 16-bit files are scaled
     to 8 bits (keeping the high byte, so 65535 becomes 255), not clipped. The size is
@@ -316,8 +310,6 @@ def load_rgb_image(
 class ImageLabelsDataset(Dataset):
     """Images listed in a labels file, with ``classes`` and ``class_to_idx`` as in
     ImageFolder.
-
-    Taught in notebook 02 (datasets and transforms).
 
     ``dataset[i]`` is ``(image, target)``: a uint8 RGB tensor of shape (3, H, W) and an
     int class index, each passed through ``transform`` / ``target_transform`` if given.

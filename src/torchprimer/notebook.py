@@ -1,6 +1,6 @@
 """What every notebook does around its lessons: check parameters, record results.
 
-Infrastructure, not taught.
+Hand-written, not taught: every chapter calls it.
 
 - :func:`check_parameters` runs in the cell after every notebook's ``parameters`` cell,
   so that a bad value from papermill (``-p NUM_EPOCHS 0``) or a hand edit fails at once,
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from torchprimer.devices import KNOWN
+from torchprimer.devices import parse_device
 
 __all__ = ["ParameterError", "RULES", "check_parameters", "export_metrics"]
 
@@ -90,10 +90,9 @@ def _path(value: Any) -> str | None:
 def _device(value: Any) -> str | None:
     if not isinstance(value, str):
         return f"it is a {type(value).__name__}, not a str"
-    kind, colon, index = value.strip().lower().partition(":")
-    if kind == "auto" and not colon:
-        return None
-    if kind not in KNOWN or (colon and (kind != "cuda" or not index.isdigit())):
+    try:
+        parse_device(value)
+    except ValueError:
         return "it is not a device name"
     return None
 

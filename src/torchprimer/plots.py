@@ -1,7 +1,7 @@
-"""Plotting helpers shared by the notebooks (matplotlib).
+"""Plotting helpers shared by the chapters (matplotlib).
 
-``show_images`` is taught in notebook 02 (datasets and transforms). Nothing here calls
-``plt.show()``: the notebook cell does, so that only ``<Figure size ...>`` is stored.
+Hand-written: chapter 02 explains what :func:`show_images` does and imports it. Nothing
+here calls ``plt.show()``; the chapter's cell does.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ def show_images(
 ) -> Figure:
     """Plot images in a grid, one title each; return the figure.
 
-    Taught in notebook 02 (datasets and transforms). Each image is (C, H, W) with C = 1
-    or 3, or (H, W); uint8, or float in [0, 1]. A batch (N, C, H, W) works too.
+    Each image is (C, H, W) with C = 1 or 3, or (H, W); uint8, or float in [0, 1]. A
+    batch (N, C, H, W) works too.
     """
     images = list(images)
     nrows = max(1, -(-len(images) // ncols))  # ceiling division

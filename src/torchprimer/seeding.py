@@ -1,7 +1,8 @@
 """Seeding helpers for reproducible runs.
 
-``torch.manual_seed`` is taught in notebook 01 (tensors); DataLoader generators and
-``seed_worker`` in notebook 02 (datasets). Nothing here runs on import.
+Hand-written: chapter 01 teaches ``torch.manual_seed`` and chapter 02 DataLoader
+generators and ``seed_worker``; the chapters import these shortcuts. Nothing here runs
+on import.
 """
 
 from __future__ import annotations

@@ -4,39 +4,27 @@ no stored outputs, and the chapter's checks imported from torchprimer.exercises.
 from __future__ import annotations
 
 import ast
-import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "notebooks"))
-from nbutil import CHAPTERS  # noqa: E402
+from tools.course import chapter, chapters, load, source
 
-ROOT = Path(__file__).resolve().parents[2]
-FOLDER = ROOT / "notebooks" / "exercises"
-NOTEBOOKS = sorted(FOLDER.glob("[0-9][0-9]_*_solutions.ipynb")) + sorted(
-    FOLDER.glob("[0-9][0-9]_*_exercises.ipynb")
-)
+NOTEBOOKS = [c.solutions for c in chapters()] + [c.exercises for c in chapters()]
 CHECK_CALL = re.compile(r'^check\("([a-z0-9_]+)"\)$')
 MAX_LINES = 30
 
 
 def cells(path: Path) -> list[dict]:
-    return json.loads(path.read_text(encoding="utf-8"))["cells"]
-
-
-def source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
+    return load(path)["cells"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_exercise_notebook_format(path):
     number = path.name[:2]
     nb_cells = cells(path)
-    title = f"# {number} · {CHAPTERS[number]}: exercises"
+    title = f"{chapter(number).heading}: exercises"
     assert source(nb_cells[0]).splitlines()[:1] == [title], (
         f"{path.name}: the first line must be {title!r}"
     )

@@ -18,12 +18,10 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from torchprimer.exercises import build
+from tools import exercises as build
+from tools.course import chapters
 
-ROOT = Path(__file__).resolve().parents[2]
-FOLDER = ROOT / "notebooks" / "exercises"
-CHAPTERS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-SOLUTIONS = sorted(FOLDER.glob("[0-9][0-9]_*_solutions.ipynb"))
+SOLUTIONS = [c.solutions for c in chapters()]
 IDS = [p.name[:2] for p in SOLUTIONS]
 
 
@@ -63,11 +61,10 @@ def all_output_text(cells) -> str:
 
 
 def test_every_chapter_has_exercises():
-    have = {p.name[:2] for p in SOLUTIONS}
-    missing = [p.name for p in CHAPTERS if p.name[:2] not in have]
-    assert not missing, (
-        f"chapters without notebooks/exercises/NN_*_solutions: {missing}"
-    )
+    missing = [p.name for p in SOLUTIONS if not p.is_file()]
+    assert not missing, f"chapters without their solutions notebook: {missing}"
+    found = sorted(p.name for p in build.EXERCISES.glob("*_solutions.ipynb"))
+    assert found == sorted(p.name for p in SOLUTIONS), "not in course.toml"
 
 
 def test_exercise_notebooks_are_generated_from_the_solutions(capsys):

@@ -7,6 +7,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from tools.course import chapters
+
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "_build" / "html"
 SCREENSHOTS = ROOT / "_build" / "screenshots"
@@ -24,8 +26,8 @@ CHROMIUM_ARGS = [
 
 
 def chapter_names() -> list[str]:
-    """The chapters, in order: notebooks/NN_topic.ipynb -> 'NN_topic'."""
-    return [p.stem for p in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))]
+    """The chapters, in course order: 'NN_topic'."""
+    return [chapter.name for chapter in chapters()]
 
 
 def build_site() -> None:

@@ -1,4 +1,4 @@
-"""torchprimer.book: `make book` checks parameter names and explains failures."""
+"""tools.book: `make book` checks parameter names and explains failures."""
 
 from __future__ import annotations
 
@@ -8,15 +8,15 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from torchprimer.book import (
+from tools.book import (
     BookError,
-    declared_parameters,
     execute,
     execute_in_place,
     finalize_progress_bars,
     main,
     parse_param,
 )
+from tools.course import declared_parameters, load
 
 
 def write_notebook(path: Path, cells: list[tuple[str, list[str]]]) -> Path:
@@ -46,7 +46,7 @@ def chapter(tmp_path):
 
 
 def test_declared_parameters_with_their_defaults(chapter):
-    assert declared_parameters(chapter) == {
+    assert declared_parameters(load(chapter)) == {
         "DEVICE": '"cpu"',
         "NUM_EPOCHS": "15",
         "LR": "4e-3",

@@ -28,39 +28,9 @@ from torchprimer.checkpoints import (
     train_with_checkpoints,
 )
 from torchprimer.engine import evaluate, train_one_epoch
-from torchprimer.loaders import TensorLoader
 
 CPU = torch.device("cpu")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def small_problem(n: int = 192, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """A learnable 3-class problem: the class is the argmax of a fixed linear map of the
-    input."""
-    g = torch.Generator().manual_seed(seed)
-    X = torch.randn(n, 20, generator=g)
-    W = torch.randn(20, 3, generator=g)
-    return X, (X @ W).argmax(dim=1)
-
-
-def make_run(seed: int = 0, num_epochs: int = 4, batch_size: int = 32, lr=1e-2):
-    """Model (with dropout, so the global RNG matters), AdamW, a per-step OneCycleLR
-    and a shuffling loader, all seeded."""
-    torch.manual_seed(seed)
-    model = nn.Sequential(
-        nn.Linear(20, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 3)
-    )
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    X, y = small_problem()
-    generator = torch.Generator().manual_seed(seed)
-    loader = TensorLoader(
-        X, y, batch_size=batch_size, shuffle=True, generator=generator
-    )
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=lr, total_steps=num_epochs * len(loader)
-    )
-    val_loader = TensorLoader(X[:64], y[:64], batch_size=50)
-    return model, optimizer, scheduler, loader, val_loader, generator
 
 
 def train(model, optimizer, scheduler, loader, epochs):
@@ -82,7 +52,7 @@ def disturb_random_states() -> None:
 # --- exact resume ---------------------------------------------------------------------
 
 
-def test_resume_equals_uninterrupted_run_exactly(tmp_path):
+def test_resume_equals_uninterrupted_run_exactly(make_run, tmp_path):
     model, optimizer, scheduler, loader, _, _ = make_run(num_epochs=4)
     train(model, optimizer, scheduler, loader, 4)
 
@@ -103,7 +73,7 @@ def test_resume_equals_uninterrupted_run_exactly(tmp_path):
     assert scheduler_b.get_last_lr() == scheduler.get_last_lr()
 
 
-def test_resume_with_a_dataloader_is_exact_too(tmp_path):
+def test_resume_with_a_dataloader_is_exact_too(make_run, small_problem, tmp_path):
     """A DataLoader draws its worker base seed and its permutation from its generator;
     restoring the generator's state restores both."""
     X, y = small_problem()
@@ -129,7 +99,7 @@ def test_resume_with_a_dataloader_is_exact_too(tmp_path):
     assert same_weights(model, model_b)
 
 
-def test_resume_without_generator_state_differs(tmp_path):
+def test_resume_without_generator_state_differs(make_run, tmp_path):
     """The test above can fail: skipping the loader's generator state changes the
     run."""
     model, optimizer, scheduler, loader, _, _ = make_run()
@@ -143,7 +113,7 @@ def test_resume_without_generator_state_differs(tmp_path):
     assert not same_weights(model, model_b)
 
 
-def test_train_with_checkpoints_resumes_exactly(tmp_path):
+def test_train_with_checkpoints_resumes_exactly(make_run, tmp_path):
     loss_fn = nn.CrossEntropyLoss()
     model, optimizer, scheduler, loader, val_loader, _ = make_run()
     full = train_with_checkpoints(
@@ -169,7 +139,7 @@ def test_train_with_checkpoints_resumes_exactly(tmp_path):
     assert torch.load(tmp_path / "last.pt", weights_only=True)["epoch"] == 4
 
 
-def test_checkpoint_restores_rng_states(tmp_path):
+def test_checkpoint_restores_rng_states(make_run, tmp_path):
     model, optimizer, scheduler, _, _, generator = make_run()
     random.seed(1)
     np.random.seed(1)
@@ -196,7 +166,7 @@ def test_checkpoint_restores_rng_states(tmp_path):
     assert torch.equal(got[2], expected[2]) and torch.equal(got[3], expected[3])
 
 
-def test_checkpoint_loads_with_weights_only_and_map_location(tmp_path):
+def test_checkpoint_loads_with_weights_only_and_map_location(make_run, tmp_path):
     model, optimizer, scheduler, _, _, generator = make_run()
     path = save_checkpoint(
         tmp_path / "c.pt", model, optimizer, scheduler, 3, generator, [{"epoch": 1}]
@@ -226,7 +196,7 @@ def test_checkpoint_loads_with_weights_only_and_map_location(tmp_path):
     )
 
 
-def test_a_checkpoint_in_the_older_format_still_loads(tmp_path):
+def test_a_checkpoint_in_the_older_format_still_loads(make_run, tmp_path):
     """Files written before the class names were saved have no such keys."""
     model, optimizer, scheduler, _, _, generator = make_run()
     path = save_checkpoint(tmp_path / "c.pt", model, optimizer, scheduler, 1, generator)
@@ -239,7 +209,9 @@ def test_a_checkpoint_in_the_older_format_still_loads(tmp_path):
 # --- atomic saves ---------------------------------------------------------------------
 
 
-def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+def test_interrupted_save_keeps_the_previous_checkpoint(
+    make_run, tmp_path, monkeypatch
+):
     model, optimizer, scheduler, _, _, generator = make_run()
     path = tmp_path / "ckpt.pt"
     save_checkpoint(path, model, optimizer, scheduler, 1, generator)
@@ -261,7 +233,9 @@ def test_interrupted_save_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
     assert torch.load(path, weights_only=True)["epoch"] == 1
 
 
-def test_save_checkpoint_creates_the_folder_and_replaces_an_old_file(tmp_path):
+def test_save_checkpoint_creates_the_folder_and_replaces_an_old_file(
+    make_run, tmp_path
+):
     model, optimizer, scheduler, _, _, generator = make_run()
     path = tmp_path / "new" / "dir" / "ckpt.pt"
     save_checkpoint(path, model, optimizer, scheduler, 1, generator)
@@ -327,7 +301,7 @@ def test_a_temporary_of_a_save_still_running_is_kept(tmp_path):
 # --- bad input: refused with a message that names the file and says what to do --------
 
 
-def test_an_empty_file_is_refused_with_a_clear_message(tmp_path):
+def test_an_empty_file_is_refused_with_a_clear_message(make_run, tmp_path):
     """Defect: a 0-byte file raised EOFError with an empty message."""
     path = tmp_path / "ckpt.pt"
     path.touch()
@@ -337,7 +311,7 @@ def test_an_empty_file_is_refused_with_a_clear_message(tmp_path):
 
 
 @pytest.mark.parametrize("cut", ["half", "tail"])
-def test_a_truncated_file_is_refused_with_a_clear_message(tmp_path, cut):
+def test_a_truncated_file_is_refused_with_a_clear_message(make_run, tmp_path, cut):
     """torch.load reports a cut-off zip file as 'OSError: [Errno 22] Invalid
     argument'."""
     model, optimizer, scheduler, _, _, generator = make_run()
@@ -355,7 +329,7 @@ def test_a_file_that_is_not_a_torch_file_is_refused(tmp_path):
         read_checkpoint(path)
 
 
-def test_a_weights_only_file_is_refused_with_what_to_do_instead(tmp_path):
+def test_a_weights_only_file_is_refused_with_what_to_do_instead(make_run, tmp_path):
     """Defect: a bare state_dict gave ``KeyError: 'model'``."""
     model, optimizer, scheduler, *_ = make_run()
     path = tmp_path / "weights.pt"
@@ -377,7 +351,9 @@ def test_some_other_dict_is_refused(tmp_path):
         read_checkpoint(path)
 
 
-def test_an_adamw_checkpoint_is_refused_by_sgd_before_anything_loads(tmp_path):
+def test_an_adamw_checkpoint_is_refused_by_sgd_before_anything_loads(
+    make_run, tmp_path
+):
     """Defect: the AdamW state loaded into SGD, whose first step then raised
     ``KeyError: 'momentum'``."""
     model, optimizer, scheduler, _, _, generator = make_run()
@@ -397,7 +373,7 @@ def test_an_adamw_checkpoint_is_refused_by_sgd_before_anything_loads(tmp_path):
     assert "momentum" in sgd.param_groups[0], "the SGD optimizer must be untouched"
 
 
-def test_a_scheduler_of_another_class_is_refused(tmp_path):
+def test_a_scheduler_of_another_class_is_refused(make_run, tmp_path):
     model, optimizer, scheduler, _, _, generator = make_run()
     path = save_checkpoint(tmp_path / "c.pt", model, optimizer, scheduler, 1, generator)
     model_b, optimizer_b, *_ = make_run()
@@ -412,7 +388,7 @@ def test_a_scheduler_of_another_class_is_refused(tmp_path):
 # --- resuming with more epochs than the schedule has ----------------------------------
 
 
-def test_a_longer_schedule_than_the_saved_one_is_refused_at_load(tmp_path):
+def test_a_longer_schedule_than_the_saved_one_is_refused_at_load(make_run, tmp_path):
     """Defect: loading put the saved total_steps back, and training then stopped
     part-way with 'Tried to step 5 times'."""
     model, optimizer, scheduler, _, _, generator = make_run(num_epochs=4)
@@ -424,7 +400,7 @@ def test_a_longer_schedule_than_the_saved_one_is_refused_at_load(tmp_path):
     assert scheduler_b.total_steps == 36
 
 
-def test_more_epochs_than_the_schedule_covers_fail_before_any_step(tmp_path):
+def test_more_epochs_than_the_schedule_covers_fail_before_any_step(make_run, tmp_path):
     loss_fn = nn.CrossEntropyLoss()
     model, optimizer, scheduler, loader, val_loader, _ = make_run(num_epochs=4)
     before = [p.clone() for p in model.parameters()]
@@ -436,7 +412,7 @@ def test_more_epochs_than_the_schedule_covers_fail_before_any_step(tmp_path):
     assert not (tmp_path / "last.pt").exists()
 
 
-def test_training_longer_with_a_new_schedule_works(tmp_path):
+def test_training_longer_with_a_new_schedule_works(make_run, tmp_path):
     """The way the error message suggests: load without the old scheduler, then give
     the extra epochs a schedule of their own."""
     loss_fn = nn.CrossEntropyLoss()
@@ -459,7 +435,7 @@ def test_training_longer_with_a_new_schedule_works(tmp_path):
     assert extra.last_epoch == extra.total_steps
 
 
-def test_check_steps_left_ignores_schedules_without_a_fixed_length():
+def test_check_steps_left_ignores_schedules_without_a_fixed_length(make_run):
     _, optimizer, *_ = make_run()
     check_steps_left(None, 10**6)
     check_steps_left(torch.optim.lr_scheduler.StepLR(optimizer, 1), 10**6)
@@ -477,7 +453,9 @@ def test_epochs_since_best_counts_from_the_first_best_value():
         epochs_since_best([])
 
 
-def test_early_stopping_stops_after_patience_epochs_without_improvement(tmp_path):
+def test_early_stopping_stops_after_patience_epochs_without_improvement(
+    make_run, tmp_path
+):
     """lr=0: the weights never change, so epoch 1 stays the best on every machine."""
     loss_fn = nn.CrossEntropyLoss()
     model, optimizer, _, loader, val_loader, _ = make_run(lr=0.0)
@@ -495,7 +473,7 @@ def test_early_stopping_stops_after_patience_epochs_without_improvement(tmp_path
     assert again == history
 
 
-def test_best_pt_holds_the_weights_of_the_best_epoch(tmp_path):
+def test_best_pt_holds_the_weights_of_the_best_epoch(make_run, tmp_path):
     loss_fn = nn.CrossEntropyLoss()
     model, optimizer, scheduler, loader, val_loader, _ = make_run(num_epochs=6)
     history = train_with_checkpoints(
@@ -506,6 +484,3 @@ def test_best_pt_holds_the_weights_of_the_best_epoch(tmp_path):
     best_accuracy = evaluate(best_model, val_loader, loss_fn, CPU)["accuracy"]
     assert best_accuracy == max(row["val_accuracy"] for row in history)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]
-
-
-# --- the notebook teaches the same code -----------------------------------------------

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tools import fetch_data
 from torchprimer import data as tpdata
 from torchprimer.data import (
     DataUnavailableError,
@@ -213,7 +214,7 @@ def test_interrupted_write_leaves_no_partial_file(tmp_path, monkeypatch):
 
 def test_cli_reports_failure(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(tpdata, "_local_source_dirs", lambda: [tmp_path / "nowhere"])
-    rc = tpdata.main(["--root", str(tmp_path / "data"), "--no-download"])
+    rc = fetch_data.main(["--root", str(tmp_path / "data"), "--no-download"])
     assert rc == 1
     assert "Get it in one of three ways" in capsys.readouterr().err
 
@@ -270,7 +271,7 @@ def test_temporaries_of_a_killed_fetch_are_removed_on_the_next_run(tmp_path):
 
 
 def test_a_temporary_of_a_running_writer_is_kept(tmp_path):
-    from torchprimer._files import remove_stale_temporaries, temporary_path
+    from torchprimer.files import remove_stale_temporaries, temporary_path
 
     mine = temporary_path(tmp_path / "x.pt")
     mine.write_bytes(b"in progress")
@@ -281,7 +282,7 @@ def test_a_temporary_of_a_running_writer_is_kept(tmp_path):
 def test_stale_cleanup_leaves_other_files_with_a_longer_name_alone(tmp_path):
     """Cleaning up after model.pt must not delete a save of model.pt.bak in progress,
     nor anything that is not a temporary."""
-    from torchprimer._files import remove_stale_temporaries
+    from torchprimer.files import remove_stale_temporaries
 
     other = tmp_path / ".model.pt.bak.1.0badc0de.tmp"  # pid 1 runs: but a name apart
     unrelated = tmp_path / ".model.pt.notes.tmp"

@@ -9,7 +9,6 @@ import re
 import struct
 import subprocess
 import sys
-import textwrap
 import zlib
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.transforms import v2
 
-from torchprimer import datasets as tpdatasets
 from torchprimer.datasets import ImageLabelsDataset, LabelsFileError, read_labels_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -614,34 +612,3 @@ def test_an_image_deleted_after_construction_names_file_and_line(labels):
     with pytest.raises(LabelsFileError, match=re.escape(f"{labels}:5: ")) as info:
         dataset[1]
     assert "gray.png does not exist" in str(info.value)
-
-
-# ---------------------------------------------------------------- taught in notebook 02
-
-
-FENCE = re.compile(r"```python\n(.*?)```", re.S)
-EXCERPT = "# torchprimer/datasets.py"
-
-
-def test_notebook_shows_exactly_the_module_code():
-    """Notebook 02 writes a simple Dataset of its own, then shows the robust version in
-    parts: every excerpt (a markdown block starting with the EXCERPT comment) occurs in
-    the module verbatim. (Whole definitions: tests/unit/test_taught_code.py.)"""
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    sources = [
-        "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
-        for c in cells
-    ]
-    module_src = Path(tpdatasets.__file__).read_text(encoding="utf-8")
-    excerpts = [
-        block.split("\n", 1)[1]
-        for cell, source in zip(cells, sources)
-        if cell["cell_type"] == "markdown"
-        for block in FENCE.findall(source)
-        if block.startswith(EXCERPT)
-    ]
-    assert excerpts, "notebook 02 shows no part of torchprimer/datasets.py"
-    for body in excerpts:
-        assert any(
-            textwrap.indent(body, " " * indent) in module_src for indent in (0, 4, 8)
-        ), f"this excerpt is not in torchprimer/datasets.py:\n{body}"

@@ -1,9 +1,9 @@
-"""Tests for torchprimer.ddp_train and torchprimer.launch: real torchrun processes on
+"""Tests for chapter 09's script (torchprimer.ddp_train), torchprimer.launch and
+torchprimer.processes: real torchrun processes on
 random images (no dataset needed), free ports, and no process left behind."""
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import signal
@@ -18,14 +18,13 @@ import pytest
 import torch
 import torch.distributed as dist
 
-from torchprimer import ddp_train, launch
+from torchprimer import processes
+from torchprimer.ddp_helpers import parse_args
 from torchprimer.ddp_train import check_restartable, init_distributed, train_ddp
 from torchprimer.launch import TorchrunError, torchrun
 from torchprimer.models import MLP
 from torchprimer.notebook import ParameterError, check_parameters
 
-ROOT = Path(__file__).resolve().parents[2]
-NOTEBOOK = ROOT / "notebooks" / "09_distributed_training_with_torchrun.ipynb"
 TRAIN_IMAGES, BATCH_SIZE, NUM_EPOCHS = 400, 20, 2  # 10 steps per epoch, 2 processes
 STEPS_PER_EPOCH = TRAIN_IMAGES // (2 * BATCH_SIZE)
 ONE_THREAD = {"OMP_NUM_THREADS": "1"}
@@ -129,7 +128,7 @@ def test_two_processes_train_like_one_process_with_twice_the_batch(
     """Same initial weights, same samples per step: DDP's averaged gradient is the
     gradient of the combined batch, so the weights agree up to float rounding."""
     out, _ = two_processes
-    args = ddp_train._parse_args(script_args(tmp_path, 2 * BATCH_SIZE)[2:])
+    args = parse_args(script_args(tmp_path, 2 * BATCH_SIZE)[2:])
     dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
     try:  # one process, in this one: a world of size 1
         model, history = train_ddp(args, torch.device("cpu"))
@@ -218,7 +217,7 @@ def test_the_script_outside_torchrun_says_how_to_start_it(monkeypatch):
 )
 def test_bad_options_are_refused_with_the_reason(option, says, capsys):
     with pytest.raises(SystemExit):
-        ddp_train._parse_args(["--out", "x", option])
+        parse_args(["--out", "x", option])
     assert says in capsys.readouterr().err
 
 
@@ -231,7 +230,7 @@ def test_torchrun_that_runs_too_long_is_stopped_with_its_workers(tmp_path):
             + ["--no-python", "sleep", marker],
             timeout=10,
         )
-    assert time.monotonic() - start < 10 + launch._STOP_WAIT_S + 10
+    assert time.monotonic() - start < 10 + processes._STOP_WAIT_S + 10
     assert_nothing_left(f"sleep {marker}")
 
 
@@ -251,7 +250,7 @@ def test_stopping_a_launcher_stops_the_workers_it_would_leave_behind():
         while not processes_mentioning(f"sleep {marker}"):
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.1)
-        launch._stop(process)
+        processes.stop_process_tree(process)
         assert process.returncode == -signal.SIGTERM
         assert_nothing_left(f"sleep {marker}")
     finally:
@@ -277,7 +276,7 @@ def test_stopping_torchrun_stops_the_workers_it_started(tmp_path):
         while len(processes_mentioning(f"sleep {marker}")) < 3:  # torchrun + 2
             assert process.poll() is None and time.monotonic() < deadline
             time.sleep(0.2)
-        launch._stop(process)
+        processes.stop_process_tree(process)
         assert process.returncode is not None
         assert_nothing_left(f"sleep {marker}")
     finally:
@@ -286,7 +285,7 @@ def test_stopping_torchrun_stops_the_workers_it_started(tmp_path):
 
 
 def test_output_is_tidied_for_a_notebook():
-    tidy = launch._tidy
+    tidy = processes.tidy_line
     logged = (
         "E1127 07:36:41.278000 13860 torch/distributed/elastic/multiprocessing/"
         f"api.py:1002] failed (exitcode: -9) local_rank: 1 (pid: 7) of binary: "
@@ -303,32 +302,3 @@ def test_output_is_tidied_for_a_notebook():
     warning = "/opt/venv/lib/python3.11/site-packages/torch/x.py:9: UserWarning: hm"
     assert tidy(warning) == "torch/x.py:9: UserWarning: hm"
     assert tidy("\n") is None
-
-
-def test_notebook_defines_the_same_code_as_the_modules():
-    """Teach first, then reuse: every definition in notebook 09 that a module also has
-    is identical, and every one of the modules' public ones is shown."""
-    cells = json.loads(NOTEBOOK.read_text(encoding="utf-8"))["cells"]
-    for module in (ddp_train, launch):
-        module_src = Path(module.__file__).read_text(encoding="utf-8")
-        module_defs = {
-            n.name: ast.get_source_segment(module_src, n)
-            for n in ast.parse(module_src).body
-            if isinstance(n, (ast.FunctionDef, ast.ClassDef))
-        }
-        found = set()
-        for cell in cells:
-            if cell["cell_type"] != "code":
-                continue
-            src = "".join(cell["source"])
-            for node in ast.parse(src).body:
-                if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and (
-                    node.name in module.__all__
-                ):
-                    assert (
-                        ast.get_source_segment(src, node) == module_defs[node.name]
-                    ), f"{node.name} differs between notebook 09 and {module.__name__}"
-                    found.add(node.name)
-        assert found == set(module.__all__), (
-            f"not shown in notebook 09: {sorted(set(module.__all__) - found)}"
-        )

@@ -108,10 +108,6 @@ def test_unavailable_device_raises_and_lists_what_is_available(
     assert f"Available: {', '.join(available_devices())}." in message
 
 
-def test_unavailable_error_is_a_runtime_error():
-    assert issubclass(DeviceUnavailableError, RuntimeError)
-
-
 def test_cuda_index_out_of_range(fake):
     fake("cuda", count=2)
     assert get_device("cuda:0") == torch.device("cuda", 0)

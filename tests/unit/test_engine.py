@@ -3,7 +3,6 @@ fabricated data (no dataset files needed)."""
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
@@ -12,47 +11,19 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from torchprimer import data as tpdata
-from torchprimer.data import fashion_mnist_tensors
 from torchprimer.engine import evaluate, fit, predict, train_one_epoch
+from torchprimer.fashion_mnist import fashion_mnist_tensors
 
 CPU = torch.device("cpu")
-
-
-def small_problem(n: int = 192, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """A learnable 3-class problem: the class is the argmax of a fixed linear map of the
-    input."""
-    g = torch.Generator().manual_seed(seed)
-    X = torch.randn(n, 20, generator=g)
-    W = torch.randn(20, 3, generator=g)
-    return X, (X @ W).argmax(dim=1)
-
-
-def make_run(seed: int = 0, num_epochs: int = 4, batch_size: int = 32):
-    """Model, optimizer, per-step scheduler and shuffling DataLoaders, all seeded."""
-    torch.manual_seed(seed)
-    model = nn.Sequential(
-        nn.Linear(20, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 3)
-    )
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-2, weight_decay=0.01)
-    X, y = small_problem()
-    train_dataloader = DataLoader(
-        TensorDataset(X, y),
-        batch_size=batch_size,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(seed),
-    )
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=1e-2, total_steps=num_epochs * len(train_dataloader)
-    )
-    val_dataloader = DataLoader(TensorDataset(X[:64], y[:64]), batch_size=50)
-    return model, optimizer, scheduler, train_dataloader, val_dataloader
 
 
 # --- train / evaluate / predict -------------------------------------------------------
 
 
-def test_training_reduces_loss_and_evaluate_matches_a_manual_computation():
-    model, optimizer, scheduler, train_dataloader, _ = make_run(num_epochs=10)
+def test_training_reduces_loss_and_evaluate_matches_a_manual_computation(make_run):
+    model, optimizer, scheduler, train_dataloader, *_ = make_run(
+        num_epochs=10, dataloader=True
+    )
     loss_fn = nn.CrossEntropyLoss()
     X, y = train_dataloader.dataset.tensors
     # batches of 50 over 192 samples: the last one holds only 42
@@ -76,8 +47,8 @@ def test_training_reduces_loss_and_evaluate_matches_a_manual_computation():
     )
 
 
-def test_predict_keeps_the_order_of_an_unshuffled_dataloader():
-    model, *_ = make_run()
+def test_predict_keeps_the_order_of_an_unshuffled_dataloader(make_run, small_problem):
+    model, *_ = make_run(dataloader=True)
     X, y = small_problem()
     model.eval()
     with torch.no_grad():
@@ -87,8 +58,8 @@ def test_predict_keeps_the_order_of_an_unshuffled_dataloader():
     assert torch.equal(predictions, expected)
 
 
-def test_any_iterable_of_batches_works_not_only_a_dataloader():
-    model, optimizer, _, _, _ = make_run()
+def test_any_iterable_of_batches_works_not_only_a_dataloader(make_run, small_problem):
+    model, optimizer, *_ = make_run(dataloader=True)
     X, y = small_problem()
     batches = [(X[i : i + 64], y[i : i + 64]) for i in range(0, len(y), 64)]
     from_list = evaluate(model, batches, nn.CrossEntropyLoss(), CPU)
@@ -105,8 +76,8 @@ def test_any_iterable_of_batches_works_not_only_a_dataloader():
     assert set(metrics) == {"loss", "accuracy"}
 
 
-def test_evaluate_changes_no_weights_and_leaves_model_in_eval_mode():
-    model, _, _, train_dataloader, _ = make_run()
+def test_evaluate_changes_no_weights_and_leaves_model_in_eval_mode(make_run):
+    model, _, _, train_dataloader, *_ = make_run(dataloader=True)
     before = [p.clone() for p in model.parameters()]
     evaluate(model, train_dataloader, nn.CrossEntropyLoss(), CPU)
     assert not model.training
@@ -114,8 +85,8 @@ def test_evaluate_changes_no_weights_and_leaves_model_in_eval_mode():
     assert all(p.grad is None for p in model.parameters())
 
 
-def test_train_one_epoch_steps_scheduler_once_per_batch_and_trains():
-    model, optimizer, scheduler, train_dataloader, _ = make_run()
+def test_train_one_epoch_steps_scheduler_once_per_batch_and_trains(make_run):
+    model, optimizer, scheduler, train_dataloader, *_ = make_run(dataloader=True)
     model.eval()  # train_one_epoch must switch it back to training mode
     before = [p.clone() for p in model.parameters()]
     train_one_epoch(
@@ -126,7 +97,7 @@ def test_train_one_epoch_steps_scheduler_once_per_batch_and_trains():
     assert not any(torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
-def test_train_one_epoch_clears_gradients_between_steps():
+def test_train_one_epoch_clears_gradients_between_steps(small_problem):
     """Two steps on the same batch with plain SGD equal two manual steps, so old
     gradients cannot have been added to new ones."""
     torch.manual_seed(0)
@@ -154,9 +125,9 @@ def test_train_one_epoch_clears_gradients_between_steps():
 # --- fit ------------------------------------------------------------------------------
 
 
-def run_fit(num_epochs: int = 4, **kwargs):
-    model, optimizer, scheduler, train_dataloader, val_dataloader = make_run(
-        num_epochs=num_epochs
+def run_fit(make_run, num_epochs: int = 4, **kwargs):
+    model, optimizer, scheduler, train_dataloader, val_dataloader, _ = make_run(
+        dataloader=True, num_epochs=num_epochs
     )
     history = fit(
         model,
@@ -173,8 +144,8 @@ def run_fit(num_epochs: int = 4, **kwargs):
     return model, history
 
 
-def test_fit_returns_one_row_per_epoch_and_is_reproducible():
-    model, history = run_fit()
+def test_fit_returns_one_row_per_epoch_and_is_reproducible(make_run):
+    model, history = run_fit(make_run)
     assert [row["epoch"] for row in history] == [1, 2, 3, 4]
     assert set(history[0]) == {
         "epoch",
@@ -185,18 +156,18 @@ def test_fit_returns_one_row_per_epoch_and_is_reproducible():
     }
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     # a seeded DataLoader generator gives the same batches, so the same run
-    model_again, history_again = run_fit()
+    model_again, history_again = run_fit(make_run)
     assert history_again == history
     assert all(
         torch.equal(a, b) for a, b in zip(model.parameters(), model_again.parameters())
     )
 
 
-def test_fit_continues_from_start_epoch_and_history():
+def test_fit_continues_from_start_epoch_and_history(make_run):
     """Two calls, epochs 1-2 and then 3-4, give exactly the run of one call."""
-    _, full_history = run_fit(num_epochs=4)
-    model, optimizer, scheduler, train_dataloader, val_dataloader = make_run(
-        num_epochs=4
+    _, full_history = run_fit(make_run, num_epochs=4)
+    model, optimizer, scheduler, train_dataloader, val_dataloader, _ = make_run(
+        dataloader=True, num_epochs=4
     )
     loss_fn = nn.CrossEntropyLoss()
     args = (model, train_dataloader, val_dataloader, loss_fn, optimizer, CPU)
@@ -209,10 +180,10 @@ def test_fit_continues_from_start_epoch_and_history():
     assert resumed == full_history
 
 
-def test_fit_progress_bar_goes_to_stderr_only_when_asked(capsys):
-    run_fit(num_epochs=1)
+def test_fit_progress_bar_goes_to_stderr_only_when_asked(make_run, capsys):
+    run_fit(make_run, num_epochs=1)
     assert capsys.readouterr().err == ""
-    model, optimizer, _, train_dataloader, val_dataloader = make_run()
+    model, optimizer, _, train_dataloader, val_dataloader, _ = make_run(dataloader=True)
     fit(
         model,
         train_dataloader,
@@ -286,15 +257,3 @@ def test_fashion_mnist_tensors_rejects_an_impossible_val_size(
 ):
     with pytest.raises(ValueError, match=rf"val_size must be 1 to 599, not {val_size}"):
         fashion_mnist_tensors(tmp_path, seed=0, val_size=val_size)
-
-
-# --- the notebook teaches the same code -----------------------------------------------
-
-
-def module_definitions(module) -> dict[str, str]:
-    src = Path(module.__file__).read_text(encoding="utf-8")
-    return {
-        n.name: ast.get_source_segment(src, n)
-        for n in ast.parse(src).body
-        if isinstance(n, (ast.FunctionDef, ast.ClassDef))
-    }

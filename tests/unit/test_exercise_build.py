@@ -1,13 +1,13 @@
-"""torchprimer.exercises: learner versions are cut from the solutions correctly, and a
-check reports instead of raising."""
+"""tools.exercises cuts the learner versions from the solutions correctly, and a
+check of torchprimer.exercises reports instead of raising."""
 
 from __future__ import annotations
 
 import nbformat
 import pytest
 
+from tools.exercises import build, learner_source, solution_source
 from torchprimer.exercises import NotYet, Registry
-from torchprimer.exercises.build import build, learner_source, solution_source
 
 SOLVED = """\
 def linear(x, w, b):

@@ -9,12 +9,6 @@ from torch.utils.data import DataLoader, TensorDataset
 from torchprimer.loaders import TensorLoader
 
 
-def small_problem(n: int = 50, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    X = torch.randn(n, 1, 4, 4, generator=g)
-    return X, torch.randint(0, 3, (n,), generator=g)
-
-
 def test_tensor_loader_covers_every_sample_once_per_pass():
     X = torch.arange(10).float().unsqueeze(1)
     y = torch.arange(10)
@@ -31,8 +25,8 @@ def test_tensor_loader_covers_every_sample_once_per_pass():
         assert torch.equal(Xb.squeeze(1).long(), yb)
 
 
-def test_tensor_loader_is_reproducible_and_reshuffles_each_pass():
-    X, y = small_problem(50)
+def test_tensor_loader_is_reproducible_and_reshuffles_each_pass(small_problem):
+    X, y = small_problem(50, shape=(1, 4, 4))
     a = TensorLoader(X, y, 8, shuffle=True, generator=torch.Generator().manual_seed(3))
     b = TensorLoader(X, y, 8, shuffle=True, generator=torch.Generator().manual_seed(3))
     first_a, first_b = torch.cat([yb for _, yb in a]), torch.cat([yb for _, yb in b])
@@ -42,8 +36,8 @@ def test_tensor_loader_is_reproducible_and_reshuffles_each_pass():
     assert not torch.equal(idx_pass1, idx_pass2)
 
 
-def test_tensor_loader_without_shuffle_keeps_order_and_checks_its_input():
-    X, y = small_problem(10)
+def test_tensor_loader_without_shuffle_keeps_order_and_checks_its_input(small_problem):
+    X, y = small_problem(10, shape=(1, 4, 4))
     assert torch.equal(torch.cat([yb for _, yb in TensorLoader(X, y, 3)]), y)
     with pytest.raises(ValueError, match="X has 10 rows but y has 5"):
         TensorLoader(X, y[:5], 3)
@@ -51,9 +45,9 @@ def test_tensor_loader_without_shuffle_keeps_order_and_checks_its_input():
         TensorLoader(X, y, 0)
 
 
-def test_tensor_loader_gives_the_same_batches_as_a_dataloader():
+def test_tensor_loader_gives_the_same_batches_as_a_dataloader(small_problem):
     """Unshuffled, the in-memory loader and DataLoader(TensorDataset) agree exactly."""
-    X, y = small_problem(50)
+    X, y = small_problem(50, shape=(1, 4, 4))
     ours = list(TensorLoader(X, y, batch_size=16))
     theirs = list(DataLoader(TensorDataset(X, y), batch_size=16))
     assert len(ours) == len(theirs) == 4
@@ -62,10 +56,10 @@ def test_tensor_loader_gives_the_same_batches_as_a_dataloader():
         assert Xa.shape == Xb.shape and Xa.dtype == Xb.dtype
 
 
-def test_tensor_loader_has_a_dataloader_like_generator_attribute():
+def test_tensor_loader_has_a_dataloader_like_generator_attribute(small_problem):
     """Checkpoints save ``loader.generator``'s state; TensorLoader keeps it there."""
     generator = torch.Generator().manual_seed(0)
-    X, y = small_problem(20)
+    X, y = small_problem(20, shape=(1, 4, 4))
     loader = TensorLoader(X, y, 4, shuffle=True, generator=generator)
     assert loader.generator is generator
     state = generator.get_state()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import time
 
 import pytest
 import torch
 from torch import nn
 
+from torchprimer import speed
 from torchprimer.models import MLP
 from torchprimer.speed import (
     count_flops,
@@ -45,27 +45,20 @@ def test_seconds_per_call_rejects_bad_counts():
         seconds_per_call(lambda: None, num_calls=3, warmup=-1)
 
 
-def small_problem() -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    return torch.randn(32, 1, 28, 28, generator=g), torch.randint(
-        0, 10, (32,), generator=g
-    )
-
-
-def test_training_step_trains():
+def test_training_step_trains(small_problem):
     torch.manual_seed(0)
     model = MLP()
-    X, y = small_problem()
+    X, y = small_problem(32, shape=(1, 28, 28), classes=10)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     step = training_step(model, nn.CrossEntropyLoss(), optimizer, X, y)
     losses = [step().item() for _ in range(20)]
     assert losses[-1] < 0.5 * losses[0], losses
 
 
-def test_training_step_with_a_dtype_runs_the_model_under_autocast():
+def test_training_step_with_a_dtype_runs_the_model_under_autocast(small_problem):
     torch.manual_seed(0)
     model = MLP()
-    X, y = small_problem()
+    X, y = small_problem(32, shape=(1, 28, 28), classes=10)
     seen = []
     model.layers[0].register_forward_hook(lambda m, i, out: seen.append(out.dtype))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
@@ -88,10 +81,10 @@ def test_count_flops_counts_matmuls_forward_and_backward():
     assert count_flops(lambda: X.relu() + 1) == 0  # elementwise: not counted
 
 
-def test_count_flops_of_an_mlp_training_step():
+def test_count_flops_of_an_mlp_training_step(small_problem):
     torch.manual_seed(0)
     model = MLP()
-    X, y = small_problem()
+    X, y = small_problem(32, shape=(1, 28, 28), classes=10)
     optimizer = torch.optim.AdamW(model.parameters())
     step = training_step(model, nn.CrossEntropyLoss(), optimizer, X, y)
     forward = sum(2 * a * b for a, b in [(784, 128), (128, 64), (64, 32), (32, 10)])
@@ -99,7 +92,14 @@ def test_count_flops_of_an_mlp_training_step():
     assert count_flops(step) == 32 * (3 * forward - first_layer)
 
 
-def test_flops_per_second_is_a_positive_rate():
+def test_flops_per_second_divides_the_counted_flops_by_the_median_time(monkeypatch):
     A = torch.randn(64, 64)
+    timed = []
+
+    def half_a_second(fn, num_calls, warmup):
+        timed.append((num_calls, warmup))
+        return 0.5
+
+    monkeypatch.setattr(speed, "seconds_per_call", half_a_second)
     rate = flops_per_second(lambda: A @ A, num_calls=3, warmup=1)
-    assert math.isfinite(rate) and rate > 0
+    assert rate == 2 * 64**3 / 0.5 and timed == [(3, 1)]

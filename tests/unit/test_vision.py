@@ -21,31 +21,6 @@ from torchprimer.vision import AugmentedLoader, augment, predict_with_flips, tra
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def conv_output_size(size: int, kernel: int, stride: int, padding: int) -> int:
-    return (size + 2 * padding - kernel) // stride + 1
-
-
-@pytest.mark.parametrize(
-    ("size", "kernel", "stride", "padding"),
-    [
-        (28, 3, 1, 0),
-        (28, 3, 1, 1),
-        (28, 5, 1, 2),
-        (28, 3, 2, 1),
-        (27, 4, 2, 0),
-        (9, 7, 3, 0),
-    ],
-)
-def test_output_size_formula_matches_conv2d(size, kernel, stride, padding):
-    layer = nn.Conv2d(2, 3, kernel, stride=stride, padding=padding)
-    out = layer(torch.zeros(1, 2, size, size))
-    assert (
-        out.shape[-1]
-        == out.shape[-2]
-        == conv_output_size(size, kernel, stride, padding)
-    )
-
-
 def cnn_parameter_count(widths, hidden=128, in_channels=1, num_classes=10) -> int:
     count, n_in = 0, in_channels
     for n_out in widths:

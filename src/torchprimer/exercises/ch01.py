@@ -1,4 +1,5 @@
-"""Checks for 01 · Tensors: exercises (notebooks/exercises/01_tensors_*.ipynb)."""
+"""Checks for the exercises of chapter 01
+(notebooks/exercises/01_tensors_*.ipynb)."""
 
 from __future__ import annotations
 

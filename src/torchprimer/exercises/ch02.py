@@ -1,4 +1,4 @@
-"""Checks for 02 · Datasets and transforms: exercises
+"""Checks for the exercises of chapter 02
 (notebooks/exercises/02_datasets_and_transforms_*.ipynb)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Checks for 03 · Building models: exercises
+"""Checks for the exercises of chapter 03
 (notebooks/exercises/03_building_models_*.ipynb)."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Checks for 04 · Autograd: exercises (notebooks/exercises/04_autograd_*.ipynb)."""
+"""Checks for the exercises of chapter 04
+(notebooks/exercises/04_autograd_*.ipynb)."""
 
 from __future__ import annotations
 

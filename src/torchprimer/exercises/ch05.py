@@ -1,4 +1,5 @@
-"""Checks for 05 · Training: exercises (notebooks/exercises/05_training_*.ipynb)."""
+"""Checks for the exercises of chapter 05
+(notebooks/exercises/05_training_*.ipynb)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Checks for 06 · Convolutional networks: exercises
+"""Checks for the exercises of chapter 06
 (notebooks/exercises/06_convolutional_networks_*.ipynb)."""
 
 from __future__ import annotations

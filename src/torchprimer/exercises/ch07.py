@@ -1,4 +1,4 @@
-"""Checks for 07 · Faster training: exercises
+"""Checks for the exercises of chapter 07
 (notebooks/exercises/07_faster_training_*.ipynb)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Checks for 08 · Checkpoints and resuming: exercises
+"""Checks for the exercises of chapter 08
 (notebooks/exercises/08_checkpoints_and_resuming_*.ipynb)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Checks for 09 · Distributed training with torchrun: exercises
+"""Checks for the exercises of chapter 09
 (notebooks/exercises/09_distributed_training_with_torchrun_*.ipynb)."""
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Generate the learner's exercise notebooks (and the site's pages) from the solutions.
 
-Infrastructure, not taught. Authors edit
-``notebooks/exercises/NN_topic_solutions.ipynb``; ``make exercises`` writes
-``NN_topic_exercises.ipynb`` beside it, so the two cannot
-drift (a test fails when an exercise notebook is stale). In the solutions' code cells:
+Authors edit ``notebooks/exercises/NN_topic_solutions.ipynb``; ``make exercises``
+writes ``NN_topic_exercises.ipynb`` beside it, so the two cannot drift (a test fails
+when an exercise notebook is stale). In the solutions' code cells:
 
     # BEGIN SOLUTION ... # END SOLUTION   the solution; the learner gets `...`
     x = value  # SOLUTION                 one line; the learner gets `x = ...`
@@ -13,7 +12,7 @@ drift (a test fails when an exercise notebook is stale). In the solutions' code 
 The site page of a chapter's exercises shows the learner's code, and each solution in
 a toggle that is closed until clicked.
 
-    python -m torchprimer.exercises.build [--check] [--site DIR]
+    python -m tools.exercises [--check] [--site DIR]
 """
 
 from __future__ import annotations
@@ -27,9 +26,11 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from tools.course import ROOT
+
 __all__ = ["build", "learner_source", "solution_source", "main"]
 
-EXERCISES = Path(__file__).resolve().parents[3] / "notebooks" / "exercises"
+EXERCISES = ROOT / "notebooks" / "exercises"
 MARK = re.compile(r"^(\s*)# (BEGIN|END) (SOLUTION|STARTER)\s*$")
 LINE_SOLUTION = re.compile(r"^(\s*[^#=]+?=)[^=].*?#\s*SOLUTION\s*$")
 STUB = "...  # your code here"
@@ -129,7 +130,7 @@ def _text(nb: NotebookNode) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m torchprimer.exercises.build")
+    parser = argparse.ArgumentParser(prog="python -m tools.exercises")
     parser.add_argument("--check", action="store_true", help="exit 1 if one is stale")
     parser.add_argument("--site", type=Path, help="also write the site pages here")
     parser.add_argument("--folder", type=Path, default=EXERCISES)

@@ -1,10 +1,11 @@
 """Execute chapters for ``make book`` (papermill) and ``make execute`` (in place).
 
-Infrastructure, not taught. ``make book`` runs::
+``make book`` runs::
 
-    python -m torchprimer.book --out _build/executed [--param NAME=VALUE ...] NB ...
+    python -m tools.book --out _build/executed [--param NAME=VALUE ...] NB ...
 
-and ``make execute`` runs ``python -m torchprimer.book --in-place NB ...``.
+and ``make execute`` runs ``python -m tools.book --in-place NB ...``. The papermill
+smoke runs of ``make test`` go through :func:`execute` too.
 
 Each ``--param`` must be a parameter of every selected notebook: a misspelt name stops
 the run before any kernel starts and lists the notebook's parameters. A failure names
@@ -28,10 +29,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from tools.course import CourseError, declared_parameters, load
+
 __all__ = [
     "BookError",
     "check_names",
-    "declared_parameters",
     "execute",
     "execute_in_place",
     "finalize_progress_bars",
@@ -45,28 +47,6 @@ HIDDEN_TAG = "remove-cell"
 
 class BookError(RuntimeError):
     """A chapter could not be executed; the message says which and why."""
-
-
-def _source(cell: dict[str, Any]) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
-
-
-def declared_parameters(path: str | Path) -> dict[str, str]:
-    """Names assigned in the notebook's cell tagged ``parameters``, with their code."""
-    path = Path(path)
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
-    tagged = [c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])]
-    if len(tagged) != 1:
-        raise BookError(f"{path}: {len(tagged)} cells tagged 'parameters', expected 1")
-    source = _source(tagged[0])
-    found: dict[str, str] = {}
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Name):
-                    found[target.id] = ast.get_source_segment(source, node.value) or ""
-    return found
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -130,7 +110,10 @@ def _tidy(out: Path) -> None:
 
 def check_names(path: Path, parameters: dict[str, Any]) -> None:
     """Raise :class:`BookError` listing the notebook's parameters for unknown names."""
-    declared = declared_parameters(path)
+    try:
+        declared = declared_parameters(load(path), where=str(path))
+    except CourseError as err:
+        raise BookError(str(err)) from None
     unknown = sorted(set(parameters) - set(declared))
     if unknown:
         listing = "\n".join(f"  {name} = {code}" for name, code in declared.items())
@@ -205,7 +188,7 @@ def execute_in_place(path: str | Path, cwd: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m torchprimer.book")
+    parser = argparse.ArgumentParser(prog="python -m tools.book")
     parser.add_argument("notebooks", nargs="+", type=Path)
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", type=Path, help="output folder (papermill)")
