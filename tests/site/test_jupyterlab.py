@@ -33,6 +33,8 @@ from urllib.parse import urlsplit
 import pytest
 from siteutil import NOTEBOOKS, ROOT
 
+from tools.course import source
+
 NOTEBOOK = "01_tensors.ipynb"
 # A known output of notebook 01's first cells: `torch.__version__` shows the pinned
 # version.
@@ -82,8 +84,8 @@ def _cells_to_run(nb: dict) -> int:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory):
-    source = NOTEBOOKS / NOTEBOOK
-    if not source.is_file():
+    original = NOTEBOOKS / NOTEBOOK
+    if not original.is_file():
         pytest.fail(f"notebooks/{NOTEBOOK} does not exist")
     work = tmp_path_factory.mktemp("lab")
     (work / "notebooks").mkdir()
@@ -94,7 +96,7 @@ def lab(tmp_path_factory):
     shutil.copytree(
         ROOT / "images", work / "images", ignore=shutil.ignore_patterns("*.py")
     )
-    nb = json.loads(source.read_text(encoding="utf-8"))
+    nb = json.loads(original.read_text(encoding="utf-8"))
     n_cells = _cells_to_run(nb)
     for cell in nb["cells"]:
         if cell["cell_type"] == "code":
@@ -107,7 +109,7 @@ def lab(tmp_path_factory):
             m.group(1)
             for c in nb["cells"]
             if c["cell_type"] == "markdown"
-            for m in re.finditer(r"!\[[^\]]*\]\(([^)\s]+)\)", "".join(c["source"]))
+            for m in re.finditer(r"!\[[^\]]*\]\(([^)\s]+)\)", source(c))
         }
     )
 

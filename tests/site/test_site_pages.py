@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 import pytest
 from siteutil import chapter_names
 
+from tools.course import chapter as course_chapter
+from tools.course import source
+
 CHAPTERS = chapter_names()
 PAGES = ["index", *CHAPTERS, "search", "genindex"]
 LOCAL_HOSTS = {"127.0.0.1"}
@@ -210,8 +213,8 @@ def test_download_button_serves_the_notebook(browser, site_url, chapter):
     finally:
         context.close()
     assert nb["nbformat"] == 4, f"{href} is not an nbformat-4 notebook"
-    first = "".join(nb["cells"][0]["source"]) if nb["cells"] else ""
-    assert first.startswith("# "), (
+    first = source(nb["cells"][0]) if nb["cells"] else ""
+    assert first.startswith(course_chapter(chapter[:2]).heading), (
         f"{href} does not start with the chapter's title cell"
     )
 
