@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 __all__ = [
@@ -132,12 +132,12 @@ def read_labels_file(
 
     The file is UTF-8 text; only ``\\n`` ends a line (``\\r\\n`` is accepted), so line
     numbers match what an editor shows. Fields are separated by spaces or tabs. Image
-    paths are resolved relative to the folder of the labels file. Blank lines and lines
+    paths are resolved relative to the folder of the labels file, with ``/`` between
+    folders on every system (a Windows ``\\`` is reported). Blank lines and lines
     starting with ``#`` are skipped. Raises :class:`LabelsFileError` naming the file and
-    the line for a missing, non-regular, empty or non-UTF-8 file, an invisible
-    character (NUL, form feed, U+2028, no-break space, ...), a line without exactly two
-    fields, an image that does not exist or is not a regular file, and an image listed
-    twice.
+    the line for a missing, non-regular, empty or non-UTF-8 file, an invisible character
+    (NUL, form feed, U+2028, no-break space, ...), a line without exactly two fields, an
+    image that does not exist or is not a regular file, and an image listed twice.
     """
     labels_file = Path(labels_file)
     text = _read_text(labels_file)
@@ -171,6 +171,13 @@ def read_labels_file(
             )
         first_seen[key] = line_no
         problem = _file_problem(image_path)
+        if problem == "does not exist" and "\\" in name and os.sep != "\\":
+            forward = name.replace("\\", "/")
+            raise LabelsFileError(
+                f"{where}: image {name} does not exist: its path separates folders "
+                f"with a backslash (\\), as Windows writes them; write {forward} "
+                "instead (/ works on every system)"
+            )
         if problem == "does not exist":
             raise LabelsFileError(
                 f"{where}: image {image_path} does not exist; "
@@ -263,7 +270,9 @@ def load_rgb_image(
     """Decode an image file into a uint8 RGB tensor of shape (3, H, W).
 
     Grayscale, palette, RGBA and CMYK files become 3 channels; 16-bit files are scaled
-    to 8 bits (keeping the high byte, so 65535 becomes 255), not clipped. The size is
+    to 8 bits (keeping the high byte, so 65535 becomes 255), not clipped. A photo with
+    an EXIF orientation tag (phones store portrait photos sideways) is turned upright,
+    as image viewers show it. The size is
     read from the header first, so an image of more than ``max_pixels`` pixels is
     refused before it is decoded. Raises ValueError naming ``path`` and the problem.
     """
@@ -303,6 +312,9 @@ def load_rgb_image(
             ) from None
         if image.mode.startswith("I;16"):  # 16-bit grayscale; RGB(A) is 8-bit already
             image = Image.fromarray((np.asarray(image) >> 8).astype(np.uint8))
+        # a phone stores a portrait photo sideways, with an EXIF tag saying how to turn
+        # it: turn it as every image viewer does (no tag: unchanged)
+        image = ImageOps.exif_transpose(image)
         rgb = np.array(image.convert("RGB"))  # (H, W, 3) uint8
     return torch.from_numpy(rgb).permute(2, 0, 1).contiguous()  # (3, H, W)
 

@@ -612,3 +612,30 @@ def test_an_image_deleted_after_construction_names_file_and_line(labels):
     with pytest.raises(LabelsFileError, match=re.escape(f"{labels}:5: ")) as info:
         dataset[1]
     assert "gray.png does not exist" in str(info.value)
+
+
+def test_a_windows_path_names_the_backslash_and_the_fix(labels):
+    labels.write_text("images\\red.jpg warm\n", encoding="utf-8")
+    message = error_for(labels)
+    assert message.startswith(f"{labels}:1: image images\\red.jpg does not exist")
+    assert "backslash" in message and "write images/red.jpg instead" in message
+
+
+@pytest.mark.parametrize(("orientation", "turned"), [(1, False), (6, True), (8, True)])
+def test_a_photo_is_decoded_upright_by_its_exif_orientation(
+    labels, orientation, turned
+):
+    """A phone stores a portrait photo sideways, 20 wide and 10 high, with the EXIF
+    orientation 6 (or 8): every image viewer shows it upright, 10 wide and 20 high."""
+    sideways = Image.new("RGB", (20, 10), (200, 30, 30))
+    sideways.paste((30, 30, 200), (0, 0, 5, 10))  # a blue band on the left edge
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    sideways.save(labels.parent / "images" / "phone.jpg", exif=exif, quality=95)
+    labels.write_text("images/phone.jpg photo\n", encoding="utf-8")
+    image, _ = ImageLabelsDataset(labels)[0]
+    assert tuple(image.shape) == ((3, 20, 10) if turned else (3, 10, 20))
+    # turned upright, the left edge is the top (6: turn clockwise) or the bottom (8)
+    blue = image[2].float()
+    band = {1: blue[:, :5], 6: blue[:5, :], 8: blue[-5:, :]}[orientation]
+    assert band.mean() > 150 and blue.mean() < 100, blue
