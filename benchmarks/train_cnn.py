@@ -29,6 +29,7 @@ from torchprimer.engine import evaluate
 from torchprimer.fashion_mnist import fashion_mnist_tensors
 from torchprimer.loaders import TensorLoader
 from torchprimer.models import CNN
+from torchprimer.paths import repository_path
 from torchprimer.vision import AugmentedLoader, predict_with_flips, train_cnn
 
 
@@ -133,7 +134,7 @@ def ablation(splits: dict[str, Any], device: torch.device, args) -> pd.DataFrame
 # ---------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-root", default="data")
+    parser.add_argument("--data-root", default=str(repository_path("data")))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=16)

@@ -23,6 +23,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from torchprimer.paths import repository_path
+
 __all__ = [
     "batches_for_epoch",
     "epoch_row",
@@ -175,7 +177,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     option = parser.add_argument
     option("--out", required=True, help="folder for checkpoints and results")
-    option("--data-root", default="data", help="FashionMNIST's root folder")
+    option(
+        "--data-root",
+        type=Path,
+        default=repository_path("data"),
+        help="FashionMNIST's root folder (default: the repository's data/)",
+    )
     option("--dataset", choices=["fashion_mnist", "synthetic"], default="fashion_mnist")
     option("--train-subset", type=_positive_int, help="training images (default: all)")
     option("--batch-size", type=_positive_int, default=64, help="images per process")

@@ -23,6 +23,8 @@ from torchprimer.devices import parse_device
 
 __all__ = ["ParameterError", "RULES", "check_parameters", "export_metrics"]
 
+# Path parameters are relative to the repository (torchprimer.paths), or absolute.
+_WHERE = "relative to the repository, or absolute"
 # Training images left after notebook 05's validation split (60,000 - 10,000).
 NUM_TRAIN_IMAGES = 50_000
 
@@ -119,9 +121,9 @@ RULES: dict[str, Rule] = {
         f"None (all {NUM_TRAIN_IMAGES} training images) or an int from 1 to "
         f"{NUM_TRAIN_IMAGES}",
     ),
-    "DATA_ROOT": Rule(_path, "a folder path as a str, such as '../data'"),
-    "MODELS_DIR": Rule(_path, "a folder path as a str, such as '../models'"),
-    "LABELS_FILE": Rule(_path, "a file path as a str"),
+    "DATA_ROOT": Rule(_path, f"a folder path as a str, such as 'data' ({_WHERE})"),
+    "MODELS_DIR": Rule(_path, f"a folder path as a str, such as 'models' ({_WHERE})"),
+    "LABELS_FILE": Rule(_path, f"a file path as a str ({_WHERE})"),
     "PATIENCE": Rule(
         _integer(1, 1000), "an int from 1 to 1000 (epochs without a new best)"
     ),

@@ -329,6 +329,11 @@ def test_check_cells_are_short_tagged_and_say_what_they_check(path):
                 f"{path.name}: check cell {i + 1} is longer than "
                 f"{MAX_CHECK_LINES} lines"
             )
+            hidden = c.get("metadata", {}).get("jupyter", {}).get("source_hidden")
+            assert hidden is True, (
+                f"{path.name}: check cell {i + 1} shows its code in JupyterLab; "
+                'collapse it: metadata {"jupyter": {"source_hidden": true}}'
+            )
         elif src.startswith(CHECK_PREFIXES):
             pytest.fail(
                 f"{path.name}: code cell {i + 1} is a check; tag it {CHECK_TAG}"
