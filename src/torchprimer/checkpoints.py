@@ -19,26 +19,27 @@ import torch
 from torch import nn
 
 from torchprimer.engine import evaluate, train_one_epoch
-from torchprimer.files import remove_stale_temporaries, temporary_path
+from torchprimer.files import fsync_folder, remove_stale_temporaries, temporary_path
 
 __all__ = [
     "capture_rng_state",
     "restore_rng_state",
     "atomic_save",
     "save_checkpoint",
+    "CheckpointError",
+    "read_checkpoint",
+    "check_model",
+    "check_compatible",
     "load_checkpoint",
     "epochs_since_best",
     "check_steps_left",
     "train_with_checkpoints",
-    "CheckpointError",
-    "read_checkpoint",
-    "check_compatible",
 ]
 
 
 def capture_rng_state(generator: torch.Generator | None = None) -> dict[str, Any]:
-    """Every random state a run depends on: Python, NumPy, torch CPU and CUDA, and
-    ``generator`` (a DataLoader's shuffling generator, say).
+    """Every random state a run depends on: Python, NumPy, torch on the CPU, every CUDA
+    GPU and Apple's MPS, and ``generator`` (a DataLoader's shuffling generator, say).
 
     Plain lists and tensors only, so that ``torch.load(..., weights_only=True)`` reads
     it back.
@@ -49,6 +50,7 @@ def capture_rng_state(generator: torch.Generator | None = None) -> dict[str, Any
         "numpy": [np_state[0], np_state[1].tolist(), *np_state[2:]],
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "mps": torch.mps.get_rng_state() if torch.backends.mps.is_available() else None,
         "generator": generator.get_state() if generator is not None else None,
     }
 
@@ -56,14 +58,18 @@ def capture_rng_state(generator: torch.Generator | None = None) -> dict[str, Any
 def restore_rng_state(
     state: dict[str, Any], generator: torch.Generator | None = None
 ) -> None:
-    """Put back the random states that :func:`capture_rng_state` returned."""
+    """Put back the random states that :func:`capture_rng_state` returned. GPUs that
+    this machine lacks are skipped: a run saved on 4 GPUs resumes on 2."""
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     name, keys, *rest = state["numpy"]
     np.random.set_state((name, np.array(keys, dtype=np.uint32), *rest))
     torch.set_rng_state(state["torch"].cpu())
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    if torch.cuda.is_available():
+        for index, cuda_state in enumerate(state["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state.cpu(), index)
+    if state.get("mps") is not None and torch.backends.mps.is_available():
+        torch.mps.set_rng_state(state["mps"].cpu())
     if generator is not None and state["generator"] is not None:
         generator.set_state(state["generator"].cpu())
 
@@ -85,6 +91,7 @@ def atomic_save(obj: Any, path: str | os.PathLike[str]) -> Path:
             f.flush()
             os.fsync(f.fileno())  # on the disk before it takes the real name
         os.replace(tmp, path)  # atomic: path is the old file or the new one
+        fsync_folder(path.parent)  # the rename itself reaches the disk too
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -116,6 +123,88 @@ def save_checkpoint(
     return atomic_save(checkpoint, path)
 
 
+class CheckpointError(RuntimeError):
+    """A file that cannot resume this training run; the message says what to do."""
+
+
+def read_checkpoint(
+    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
+    """``torch.load(path, weights_only=True)`` for a file :func:`save_checkpoint` wrote;
+    any other file raises :class:`CheckpointError`, saying what it is and what to do.
+    """
+    again = "Resume from another checkpoint, or train from the start."
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes): no save finished. {again}")
+    try:
+        checkpoint = torch.load(path, weights_only=True, map_location=map_location)
+    except Exception as err:  # torch reports a damaged file in many different ways
+        said = f"{type(err).__name__}: {err}".splitlines()[0].partition(". ")[0]
+        raise CheckpointError(
+            f"{path} cannot be loaded ({said}); it is damaged or was not written by "
+            f"torch.save. {again}"
+        ) from err
+    keys = {"epoch", "model", "optimizer", "scheduler", "rng", "history"}
+    if isinstance(checkpoint, dict) and checkpoint.keys() >= keys:
+        return checkpoint
+    if isinstance(checkpoint, dict) and all(
+        isinstance(value, torch.Tensor) for value in checkpoint.values()
+    ):
+        raise CheckpointError(
+            f"{path} holds only weights (a state_dict), not a training checkpoint: "
+            f"use it with model.load_state_dict(torch.load(path, weights_only=True))"
+        )
+    raise CheckpointError(f"{path} was not written by save_checkpoint. {again}")
+
+
+def check_model(
+    checkpoint: dict[str, Any], path: str | os.PathLike[str], model: nn.Module
+) -> None:
+    """Raise :class:`CheckpointError` unless ``checkpoint`` holds weights of the same
+    names and shapes as ``model``'s."""
+    mine = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    saved = {key: tuple(value.shape) for key, value in checkpoint["model"].items()}
+    names = mine.keys() | saved.keys()
+    differ = sorted(name for name in names if mine.get(name) != saved.get(name))
+    if differ:
+        raise CheckpointError(
+            f"{path} holds another model's weights ({', '.join(differ[:3])} missing, "
+            "extra or of another shape): build the model the checkpoint was saved from"
+        )
+
+
+def check_compatible(
+    checkpoint: dict[str, Any],
+    path: str | os.PathLike[str],
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
+) -> None:
+    """Raise :class:`CheckpointError` unless ``checkpoint`` fits all three of them."""
+    check_model(checkpoint, path, model)
+    for kind, obj in [("optimizer", optimizer), ("scheduler", scheduler)]:
+        saved = checkpoint.get(f"{kind}_class")
+        if obj is not None and saved is not None and saved != type(obj).__name__:
+            raise CheckpointError(
+                f"{path} was saved with the {kind} {saved}, but the {kind} you passed "
+                f"is {type(obj).__name__}: create {saved}(...) as the saved run did"
+            )
+    groups = [len(group["params"]) for group in optimizer.param_groups]
+    if groups != [len(g["params"]) for g in checkpoint["optimizer"]["param_groups"]]:
+        raise CheckpointError(
+            f"{path} holds an optimizer of other parameter groups than yours ({groups} "
+            "parameters per group): give it the parameters the saved run gave its own"
+        )
+    saved_steps = (checkpoint["scheduler"] or {}).get("total_steps")
+    steps = getattr(scheduler, "total_steps", None)
+    if scheduler is not None and saved_steps is not None and saved_steps != steps:
+        raise CheckpointError(
+            f"{path} holds a schedule of total_steps={saved_steps}, yours has {steps}: "
+            "to finish the saved run, create it for the saved number of epochs; to "
+            "train longer, load with scheduler=None, then create a new scheduler"
+        )
+
+
 def load_checkpoint(
     path: str | os.PathLike[str],
     model: nn.Module,
@@ -127,11 +216,11 @@ def load_checkpoint(
     """Put back everything :func:`save_checkpoint` saved, and return the checkpoint.
 
     ``weights_only=True`` runs no code from the file; ``map_location`` lets a checkpoint
-    saved on a GPU load on a CPU. A file that is no checkpoint, or one saved with
-    another optimizer or schedule, is refused before anything is loaded.
+    saved on a GPU load on a CPU. A file that is no checkpoint, or that does not fit the
+    model, optimizer or schedule, is refused before anything is loaded.
     """
     checkpoint = read_checkpoint(path, map_location)  # a checkpoint, or an error
-    check_compatible(checkpoint, path, optimizer, scheduler)  # or an error
+    check_compatible(checkpoint, path, model, optimizer, scheduler)  # or an error
     model.load_state_dict(checkpoint["model"])
     optimizer.load_state_dict(checkpoint["optimizer"])
     if scheduler is not None and checkpoint["scheduler"] is not None:
@@ -197,69 +286,8 @@ def train_with_checkpoints(
         train_one_epoch(model, train_dataloader, loss_fn, optimizer, device, scheduler)
         val_accuracy = evaluate(model, val_dataloader, loss_fn, device)["accuracy"]
         history.append({"epoch": epoch, "val_accuracy": val_accuracy})
+        if epochs_since_best(history) == 0:  # before last.pt: see the text
+            atomic_save(model.state_dict(), Path(folder) / "best.pt")
         generator = train_dataloader.generator  # the state of the next shuffle
         save_checkpoint(last, model, optimizer, scheduler, epoch, generator, history)
-        if epochs_since_best(history) == 0:
-            atomic_save(model.state_dict(), Path(folder) / "best.pt")
     return history
-
-
-class CheckpointError(RuntimeError):
-    """A file that cannot resume this training run; the message says what to do."""
-
-
-def read_checkpoint(
-    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
-) -> dict[str, Any]:
-    """``torch.load(path, weights_only=True)`` for a file :func:`save_checkpoint` wrote;
-    any other file raises :class:`CheckpointError`, saying what it is and what to do.
-    """
-    again = "Resume from another checkpoint, or train from the start."
-    if os.path.getsize(path) == 0:
-        raise CheckpointError(f"{path} is empty (0 bytes): no save finished. {again}")
-    try:
-        checkpoint = torch.load(path, weights_only=True, map_location=map_location)
-    except Exception as err:  # torch reports a damaged file in many different ways
-        said = f"{type(err).__name__}: {err}".splitlines()[0].partition(". ")[0]
-        raise CheckpointError(
-            f"{path} cannot be loaded ({said}); it is damaged or was not written by "
-            f"torch.save. {again}"
-        ) from err
-    keys = {"epoch", "model", "optimizer", "scheduler", "rng", "history"}
-    if isinstance(checkpoint, dict) and checkpoint.keys() >= keys:
-        return checkpoint
-    if isinstance(checkpoint, dict) and all(
-        isinstance(value, torch.Tensor) for value in checkpoint.values()
-    ):
-        raise CheckpointError(
-            f"{path} holds only weights (a state_dict), not a training checkpoint: "
-            f"use it with model.load_state_dict(torch.load(path, weights_only=True))"
-        )
-    raise CheckpointError(f"{path} was not written by save_checkpoint. {again}")
-
-
-def check_compatible(
-    checkpoint: dict[str, Any],
-    path: str | os.PathLike[str],
-    optimizer: torch.optim.Optimizer,
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None,
-) -> None:
-    """Raise :class:`CheckpointError` unless ``checkpoint`` can resume training with
-    this ``optimizer`` and ``scheduler``.
-    """
-    for kind, obj in [("optimizer", optimizer), ("scheduler", scheduler)]:
-        saved = checkpoint.get(f"{kind}_class")
-        if obj is not None and saved is not None and saved != type(obj).__name__:
-            raise CheckpointError(
-                f"{path} was saved with the {kind} {saved}, but the {kind} you passed "
-                f"is {type(obj).__name__}: create {saved}(...) as the saved run did"
-            )
-    saved_steps = (checkpoint["scheduler"] or {}).get("total_steps")
-    steps = getattr(scheduler, "total_steps", None)
-    if scheduler is not None and saved_steps is not None and saved_steps != steps:
-        raise CheckpointError(
-            f"{path} holds a schedule of total_steps={saved_steps}, but yours has "
-            f"{steps}; loading would silently put {saved_steps} back. To finish the "
-            "saved run, create the scheduler for the saved number of epochs; to train "
-            "longer, load with scheduler=None and then create a new scheduler"
-        )

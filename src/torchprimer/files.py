@@ -16,7 +16,7 @@ import secrets
 import time
 from pathlib import Path
 
-__all__ = ["remove_stale_temporaries", "temporary_path"]
+__all__ = ["fsync_folder", "remove_stale_temporaries", "temporary_path"]
 
 # Where process ids cannot be checked (Windows), a leftover this old counts as stale.
 STALE_AFTER_S = 24 * 3600
@@ -66,3 +66,15 @@ def remove_stale_temporaries(folder: Path, name: str) -> list[Path]:
             tmp.unlink(missing_ok=True)
             removed.append(tmp)
     return removed
+
+
+def fsync_folder(folder: Path) -> None:
+    """Flush ``folder``'s own entry list to the disk, so that a file just renamed into
+    it survives a power failure (a no-op on Windows, where folders cannot be opened)."""
+    if os.name == "nt":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
