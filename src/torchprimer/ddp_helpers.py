@@ -23,6 +23,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from torchprimer.files import temporary_path
 from torchprimer.paths import repository_path
 
 __all__ = [
@@ -120,6 +121,8 @@ def time_all_reduce(model: nn.Module, device: torch.device, repeats: int = 20) -
 def write_result(
     args: argparse.Namespace, history: list[dict[str, float]], all_reduce_ms: float
 ) -> None:
+    """``args.out/result.json``: the run's setup, history and all-reduce time, written
+    atomically (a reader never sees half a file)."""
     result = {
         "world_size": dist.get_world_size(),
         "backend": dist.get_backend(),
@@ -130,7 +133,12 @@ def write_result(
         "history": history,
     }
     path = Path(args.out) / "result.json"
-    path.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    tmp = temporary_path(path)
+    try:
+        tmp.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_data(args: argparse.Namespace) -> tuple[TensorDataset, TensorDataset]:

@@ -102,19 +102,36 @@ def average_across_processes(
     return {key: (total / totals[0]).item() for key, total in zip(metrics, totals[1:])}
 
 
+def resume_history(
+    last: Path, model: DDP, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> list[dict]:
+    """The history in ``last`` after loading that checkpoint, if rank 0 finds it;
+    else []. Every process follows rank 0, so all continue from the same epoch."""
+    found = [last.exists()]
+    dist.broadcast_object_list(found, src=0)  # rank 0's answer, on every process
+    if not found[0]:
+        return []
+    if not last.exists():
+        raise RuntimeError(
+            f"rank {dist.get_rank()} cannot see {last}, which rank 0 found: give "
+            "--out a folder that every process can read"
+        )
+    history = load_checkpoint(last, model.module, optimizer, scheduler)["history"]
+    helpers.log(f"resuming from {last.name}, saved after epoch {len(history)}")
+    return history
+
+
 def train_ddp(args: argparse.Namespace, device: torch.device) -> tuple[DDP, list[dict]]:
-    """Train to epoch ``args.num_epochs``, resuming from ``args.out/last.pt`` if it
-    exists; rank 0 saves that checkpoint after every epoch.
-    """
+    """Train to epoch ``args.num_epochs``, resuming from ``args.out/last.pt`` if rank 0
+    finds it; rank 0 saves that checkpoint after every epoch."""
     model, optimizer, scheduler, train_dataloader, val_dataloader = build_training(
         args, device
     )
-    loss_fn, last, history = nn.CrossEntropyLoss(), Path(args.out) / "last.pt", []
-    if last.exists():  # every process loads the checkpoint that rank 0 saved
-        history = load_checkpoint(last, model.module, optimizer, scheduler)["history"]
-        helpers.log(f"resuming from {last.name}, saved after epoch {len(history)}")
+    loss_fn, last = nn.CrossEntropyLoss(), Path(args.out) / "last.pt"
+    history = resume_history(last, model, optimizer, scheduler)
     for epoch in range(len(history) + 1, args.num_epochs + 1):
         train_dataloader.sampler.set_epoch(epoch)  # a new shuffle every epoch
+        torch.manual_seed(args.seed + 1000 * epoch + dist.get_rank())  # see above
         batches = helpers.batches_for_epoch(train_dataloader, epoch, args.fail_at_step)
         start = time.perf_counter()
         train = train_one_epoch(model, batches, loss_fn, optimizer, device, scheduler)

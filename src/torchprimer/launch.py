@@ -10,14 +10,13 @@ behind (chapter 09).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from subprocess import PIPE, STDOUT
 
 from torchprimer.processes import (
     Watchdog,
     failure_message,
+    start_process_tree,
     stop_process_tree,
     tidy_line,
 )
@@ -38,10 +37,8 @@ def torchrun(
     """
     command = [sys.executable, "-m", "torch.distributed.run", *args]  # = torchrun
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}  # print at once
-    process = subprocess.Popen(  # in a new session: its own process group
-        command, env=env, stdout=PIPE, stderr=STDOUT, text=True, start_new_session=True
-    )
-    watchdog = Watchdog(process, timeout)  # stops it after timeout seconds
+    process = start_process_tree(command, env)  # its own session; stdout + stderr
+    watchdog = Watchdog(process, timeout)  # stops it after timeout s, or if it dies
     lines = []
     try:
         for line in process.stdout:  # line by line, while it runs
@@ -51,7 +48,7 @@ def torchrun(
         process.wait()
     finally:
         watchdog.cancel()
-        stop_process_tree(process)  # after an error or Ctrl-C; nothing once ended
+        stop_process_tree(process)  # after an error or Ctrl-C, and its leftovers
     if process.returncode != 0:
         raise TorchrunError(failure_message(process.returncode, watchdog, lines))
     return lines

@@ -3,9 +3,13 @@
 Hand-written support for chapter 09's ``torchrun`` function (``torchprimer.launch``):
 the chapter uses these helpers and says what they do, but does not teach their code.
 
-- :class:`Watchdog` stops a process after a timeout.
+- :func:`start_process_tree` starts a process in a session of its own and marks every
+  process it starts.
+- :class:`Watchdog` stops a process after a timeout, and what it leaves behind when it
+  ends.
 - :func:`stop_process_tree` ends a process and every process it started: SIGTERM, then
-  SIGKILL, and on Linux also the workers torchrun starts in sessions of their own.
+  SIGKILL, and on Linux also the workers torchrun starts in sessions of their own,
+  found by their mark even once torchrun is gone; on Windows ``taskkill /T``.
 - :func:`tidy_line` shortens a line of torchrun's output for a notebook page.
 - :func:`failure_message` says why a run failed, with its last lines.
 """
@@ -15,14 +19,22 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["Watchdog", "failure_message", "stop_process_tree", "tidy_line"]
+__all__ = [
+    "Watchdog",
+    "failure_message",
+    "start_process_tree",
+    "stop_process_tree",
+    "tidy_line",
+]
 
 # torchrun's own log lines start with level, date, time, process id and source line:
 # "E1127 07:36:41.278000 13860 torch/distributed/elastic/.../api.py:1002] failed ..."
@@ -32,90 +44,120 @@ _FILE_PATH = re.compile(
     r"(?:[A-Za-z]:)?[/\\][^\s\"'<>]*?[/\\](?=(?:torch|torchprimer)[/\\])"
 )
 _STOP_WAIT_S = 30  # a process gets this long to stop its children after SIGTERM
+# The environment variable that marks every process a run starts, and each run's mark.
+MARK = "TORCHPRIMER_PROCESS_TREE"
+_MARKS: dict[int, str] = {}  # process id -> its mark
+
+
+def start_process_tree(
+    command: Sequence[str], env: Mapping[str, str]
+) -> subprocess.Popen:
+    """Start ``command`` in a session of its own, its output (stdout and stderr) on one
+    text pipe. Every process it starts carries a mark in its environment, so that
+    :func:`stop_process_tree` finds them all, even once they have been orphaned."""
+    mark = secrets.token_hex(8)
+    process = subprocess.Popen(
+        command,
+        env={**env, MARK: mark},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    _MARKS[process.pid] = mark
+    return process
 
 
 class Watchdog:
-    """Stops ``process`` after ``timeout`` seconds, unless cancelled before."""
+    """Watches ``process`` from a thread: after ``timeout`` seconds it stops the
+    process and everything it started; if the process ends first (torchrun killed,
+    say), it stops whatever that left behind at once, since those processes would
+    hold the output pipe open. :meth:`cancel` ends the watch."""
 
     def __init__(self, process: subprocess.Popen, timeout: float) -> None:
         self.timeout, self.fired = timeout, threading.Event()
-        self._timer = threading.Timer(timeout, self._fire, [process])
-        self._timer.daemon = True
-        self._timer.start()
+        self._cancelled = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=[process], daemon=True)
+        self._thread.start()
 
-    def _fire(self, process: subprocess.Popen) -> None:
-        self.fired.set()
-        stop_process_tree(process)
+    def _watch(self, process: subprocess.Popen) -> None:
+        deadline = time.monotonic() + self.timeout
+        while not self._cancelled.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.fired.set()
+                break
+            try:
+                process.wait(timeout=min(left, 0.2))
+                break  # it ended: its leftovers go below
+            except subprocess.TimeoutExpired:
+                continue
+        if not self._cancelled.is_set():
+            stop_process_tree(process)
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        self._cancelled.set()
 
 
 def stop_process_tree(process: subprocess.Popen) -> None:
-    """End torchrun and its workers: SIGTERM first (torchrun then stops its workers),
-    SIGKILL to its process group if that takes longer than ``_STOP_WAIT_S``.
+    """End ``process`` (torchrun) and every process it started (its workers).
 
-    torchrun starts each worker in a session of its own, and a SIGTERM that reaches it
-    while it is still starting them leaves them running (its agent does not know them
-    yet). So the workers are looked up while torchrun lives, and whichever of them is
-    still running once torchrun has ended gets SIGKILL.
+    While it runs: SIGTERM to its process group, on which torchrun stops its workers,
+    then SIGKILL if it takes longer than ``_STOP_WAIT_S``. Then, on Linux, SIGKILL to
+    every process still running with its mark (:func:`start_process_tree`): torchrun
+    starts each worker in a session of its own, so a torchrun that was killed, or that
+    got SIGTERM while it was still starting them, leaves them running. On Windows,
+    ``taskkill /T`` ends the whole tree.
     """
-    if process.poll() is not None:
-        return
-    if os.name != "posix":
-        process.terminate()
+    if _on_windows():
+        if process.poll() is None:
+            tree = ["taskkill", "/F", "/T", "/PID", str(process.pid)]
+            subprocess.run(tree, capture_output=True, check=False)
         process.wait()
         return
-    workers = _descendants(process.pid)
-    with contextlib.suppress(ProcessLookupError):  # it may end in the meantime
-        os.killpg(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + _STOP_WAIT_S
-    while process.poll() is None and time.monotonic() < deadline:
-        workers |= _descendants(process.pid)
-        time.sleep(0.05)
     if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-    for pid, started in workers:
-        if _start_time(pid) == started:  # still the same process, not a reused pid
+        with contextlib.suppress(ProcessLookupError):  # it may end in the meantime
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=_STOP_WAIT_S)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    mark = _MARKS.get(process.pid)
+    if mark is not None:
+        _kill_marked(mark)
+
+
+def _on_windows() -> bool:
+    return os.name == "nt"
+
+
+def _marked(mark: str) -> list[int]:
+    """Process ids of the running processes whose environment holds ``mark``, from
+    /proc (Linux); an empty list where there is no /proc."""
+    wanted = f"{MARK}={mark}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            entries = environ.read_bytes().split(b"\0")
+            state = (environ.parent / "stat").read_text()
+        except OSError:  # it ended meanwhile, or belongs to another user
+            continue
+        zombie = state[state.rfind(")") + 2 :].startswith("Z")
+        if wanted in entries and not zombie and environ.parent.name != str(os.getpid()):
+            found.append(int(environ.parent.name))
+    return found
+
+
+def _kill_marked(mark: str, wait_s: float = 10) -> None:
+    """SIGKILL every process that carries ``mark``, and wait until none is left."""
+    deadline = time.monotonic() + wait_s
+    while (pids := _marked(mark)) and time.monotonic() < deadline:
+        for pid in pids:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-
-
-def _stat(path: Path) -> tuple[int, str] | None:
-    """(parent pid, start time in clock ticks after boot) from a ``/proc/PID/stat``
-    file, or None if that process has ended (a zombie has ended too)."""
-    try:
-        text = path.read_text()
-    except OSError:  # the process ended meanwhile, or there is no /proc (macOS)
-        return None
-    fields = text[text.rfind(")") + 2 :].split()  # after "pid (command name) "
-    return None if fields[0] == "Z" else (int(fields[1]), fields[19])
-
-
-def _start_time(pid: int) -> str | None:
-    """When process ``pid`` started, or None if it has ended; Linux only."""
-    stat = _stat(Path(f"/proc/{pid}/stat"))
-    return None if stat is None else stat[1]
-
-
-def _descendants(pid: int) -> set[tuple[int, str]]:
-    """(pid, start time) of every process below ``pid``, from one pass over /proc; an
-    empty set where there is no /proc (macOS)."""
-    table = {}
-    for path in Path("/proc").glob("[0-9]*/stat"):
-        if (stat := _stat(path)) is not None:
-            table[int(path.parent.name)] = stat
-    children: dict[int, list[int]] = {}
-    for child, (parent, _) in table.items():
-        children.setdefault(parent, []).append(child)
-    found, todo = set(), list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        found.add((child, table[child][1]))
-        todo += children.get(child, [])
-    return found
+        time.sleep(0.05)
 
 
 def tidy_line(line: str) -> str | None:

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from pathlib import Path
@@ -244,7 +245,7 @@ def test_stopping_a_launcher_stops_the_workers_it_would_leave_behind():
         f"subprocess.Popen(['sleep', '{marker}'], start_new_session=True)\n"
         "time.sleep(600)\n"
     )
-    process = subprocess.Popen([sys.executable, "-c", launcher], start_new_session=True)
+    process = processes.start_process_tree([sys.executable, "-c", launcher], os.environ)
     try:
         deadline = time.monotonic() + 60
         while not processes_mentioning(f"sleep {marker}"):
@@ -265,12 +266,7 @@ def test_stopping_torchrun_stops_the_workers_it_started(tmp_path):
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
     command += ["--nproc-per-node=2", f"--log-dir={tmp_path}", "--no-python"]
     command += ["sleep", marker]
-    process = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    process = processes.start_process_tree(command, os.environ)
     try:
         deadline = time.monotonic() + 120
         while len(processes_mentioning(f"sleep {marker}")) < 3:  # torchrun + 2
@@ -302,3 +298,121 @@ def test_output_is_tidied_for_a_notebook():
     warning = "/opt/venv/lib/python3.11/site-packages/torch/x.py:9: UserWarning: hm"
     assert tidy(warning) == "torch/x.py:9: UserWarning: hm"
     assert tidy("\n") is None
+
+
+def test_a_torchrun_killed_by_sigkill_ends_the_call_and_leaves_no_worker(tmp_path):
+    """Defect: when torchrun died abnormally, its workers (in sessions of their own)
+    lived on and held its output open, so the loop over its output, and the cell,
+    waited for them: here, for the 300 s timeout."""
+    marker = f"{time.time_ns() % 10**6 + 1000}.75"
+    caller = textwrap.dedent(f"""
+        from torchprimer.launch import TorchrunError, torchrun
+        try:
+            torchrun(["--standalone", "--nproc-per-node=2", "--log-dir={tmp_path}",
+                      "--no-python", "sleep", "{marker}"], timeout=300)
+        except TorchrunError as err:
+            print("raised:", str(err).splitlines()[0], flush=True)
+    """)
+    call = subprocess.Popen(
+        [sys.executable, "-c", caller], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers := processes_mentioning(f"sleep {marker}")) < 3:
+            assert call.poll() is None and time.monotonic() < deadline, workers
+            time.sleep(0.2)
+        agent = next(
+            pid
+            for pid in pids_mentioning(f"sleep {marker}")
+            if "torch.distributed.run" in Path(f"/proc/{pid}/cmdline").read_text()
+        )
+        os.kill(agent, signal.SIGKILL)  # as the out-of-memory killer would
+        out, _ = call.communicate(timeout=60)
+    finally:
+        if call.poll() is None:
+            call.kill()
+    assert out.strip() == "raised: torchrun exited with code -9. Its last lines:"
+    assert_nothing_left(f"sleep {marker}")
+
+
+def pids_mentioning(marker: str) -> list[int]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in text:
+            found.append(int(cmdline.parent.name))
+    return found
+
+
+def test_on_windows_the_whole_tree_is_ended_with_taskkill(monkeypatch):
+    """terminate() would end torchrun alone; taskkill /T ends its workers too."""
+    ran = []
+    monkeypatch.setattr(processes, "_on_windows", lambda: True)
+    monkeypatch.setattr(processes.subprocess, "run", lambda cmd, **kw: ran.append(cmd))
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        processes.Watchdog(process, timeout=600).cancel()
+        monkeypatch.setattr(process, "wait", lambda: None)
+        processes.stop_process_tree(process)
+        assert ran == [["taskkill", "/F", "/T", "/PID", str(process.pid)]]
+    finally:
+        process.kill()
+        subprocess.Popen.wait(process)
+
+
+def resume_with_one_stale_checkpoint(
+    rank: int, outs: list[str], port: int, results: str
+) -> None:
+    """One process of a 2-process run whose processes see different files: rank 1's
+    folder holds an old last.pt, rank 0's holds none (non-shared or cached storage)."""
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE="2")
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    torch.set_num_threads(1)
+    device = init_distributed("cpu")
+    try:
+        args = parse_args(script_args(Path(outs[rank]))[2:])
+        _, history = train_ddp(args, device)
+        Path(results, f"rank{rank}.json").write_text(
+            json.dumps([row["epoch"] for row in history])
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+def test_processes_that_disagree_about_last_pt_follow_rank_0(tmp_path):
+    """Defect: every process decided for itself whether last.pt existed, so one that
+    saw an old copy resumed while the others started afresh, and they waited for each
+    other forever in their first all-reduce."""
+    stale = tmp_path / "stale"
+    args = parse_args(script_args(stale)[2:] + ["--num-epochs", str(NUM_EPOCHS)])
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    try:  # an old run of one epoch leaves last.pt in rank 1's folder
+        args.num_epochs = 1
+        train_ddp(args, torch.device("cpu"))
+    finally:
+        dist.destroy_process_group()
+    assert (stale / "last.pt").exists()
+    fresh, results = tmp_path / "fresh", tmp_path / "results"
+    fresh.mkdir()
+    results.mkdir()
+    outs = [str(fresh), str(stale)]
+    context = torch.multiprocessing.start_processes(
+        resume_with_one_stale_checkpoint,
+        args=(outs, free_port(), str(results)),
+        nprocs=2,
+        join=False,
+        start_method="spawn",
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while not context.join(timeout=1):
+            assert time.monotonic() < deadline, "the processes wait for each other"
+    finally:
+        for process in context.processes:
+            if process.is_alive():
+                process.kill()
+    epochs = [json.loads((results / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert epochs == [list(range(1, NUM_EPOCHS + 1))] * 2
