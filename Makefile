@@ -59,11 +59,11 @@ $(STAMP): requirements.txt pyproject.toml
 	@echo "setup: $(VENV) is ready"
 
 data: $(STAMP) ## fetch and verify FashionMNIST into data/ (offline when possible)
-	$(PY) -m tools.fetch_data --root data
+	@$(PY) -m tools.fetch_data --root data --quiet
 
 book: check-nb $(STAMP) data ## execute notebooks with papermill into _build/executed/, render the site (DEVICE=, NB=, PARAMS=)
 	@rm -rf _build/executed && mkdir -p _build/executed
-	$(PY) -m tools.book --out _build/executed --param "DEVICE=$(DEVICE)" \
+	@$(PY) -m tools.book --out _build/executed --param "DEVICE=$(DEVICE)" \
 	  $(foreach p,$(PARAMS),--param "$(p)") $(SELECTED)
 	@if [ -n "$(NB)" ]; then echo "book: executed $(SELECTED) into _build/executed/ (the site needs every chapter: run make book without NB)"; \
 	else $(MAKE) --no-print-directory render CHAPTERS_FROM=_build/executed; fi
@@ -81,14 +81,14 @@ render: $(STAMP)
 	@cp $(CHAPTERS_FROM)/[0-9][0-9]_*.ipynb _build/src/notebooks/
 	@$(PY) -m tools.exercises --check --site _build/src/notebooks/exercises
 	@cp images/*.png images/*.gif _build/src/images/
-	$(SPHINX) -d _build/doctrees _build/src/notebooks _build/html
+	@$(SPHINX) -d _build/doctrees _build/src/notebooks _build/html
 	@echo "site: rendered from $(CHAPTERS_FROM)/ into _build/html/ (open _build/html/index.html)"
 
 figures: $(STAMP) ## redraw the concept figures in images/ (deterministic; commit the result)
 	$(PY) images/draw_figures.py
 
 execute: check-nb $(STAMP) data ## re-execute notebooks in place on CPU to refresh stored outputs (NB=01)
-	$(PY) -m tools.book --in-place $(SELECTED)
+	@$(PY) -m tools.book --in-place $(SELECTED)
 
 # The server's root is the repository (so ../images/ and ../data/ resolve from a notebook);
 # it opens in notebooks/. As root (a Docker container) Jupyter needs --allow-root.

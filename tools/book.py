@@ -9,7 +9,10 @@ smoke runs of ``make test`` go through :func:`execute` too.
 
 Each ``--param`` must be a parameter of every selected notebook: a misspelt name stops
 the run before any kernel starts and lists the notebook's parameters. A failure names
-the notebook and the cell, and the executed copy marks it. papermill's injected
+the notebook and the cell, and the executed copy marks it. What the kernels print
+outside the notebook (warnings at startup, C++ lines of the profiler) goes to
+``_build/logs/NN_topic.log``, and is shown only when a chapter fails: a normal run
+prints one line per chapter and a summary. papermill's injected
 ``# Parameters`` cell is tagged ``remove-cell`` so the site does not show it.
 
 Progress bars: in JupyterLab, ``tqdm.auto`` draws a live widget. A widget has no text
@@ -22,10 +25,13 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import html
 import json
+import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +193,33 @@ def execute_in_place(path: str | Path, cwd: str | Path) -> Path:
     return path
 
 
+@contextlib.contextmanager
+def output_to(log: Path) -> Iterator[None]:
+    """Send everything written to this process's stdout and stderr, and to those of the
+    processes it starts (the kernel: its startup warnings, the profiler's C++ lines),
+    to ``log`` while the block runs."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with open(log, "ab") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, original in zip((1, 2), saved):
+                os.dup2(original, fd)
+                os.close(original)
+
+
+def _tail(log: Path, lines: int = 30) -> str:
+    text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.book")
     parser.add_argument("notebooks", nargs="+", type=Path)
@@ -197,29 +230,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--param", action="append", default=[], help="NAME=VALUE, repeatable"
     )
+    parser.add_argument(
+        "--logs", type=Path, default=Path("_build/logs"), help="kernel output goes here"
+    )
     args = parser.parse_args(argv)
+    total = time.perf_counter()
     try:
         parameters = dict(parse_param(p) for p in args.param)
+        if args.in_place and parameters:
+            raise BookError("--in-place runs with the stored defaults: no --param")
         for path in args.notebooks:  # every name is checked before anything runs
             check_names(path, parameters)
+        shown = " ".join(f"{k}={v!r}" for k, v in parameters.items())
         for n, path in enumerate(args.notebooks, 1):
-            shown = " ".join(f"{k}={v!r}" for k, v in parameters.items())
-            print(
-                f"[{n}/{len(args.notebooks)}] {path.name} {shown}".rstrip(), flush=True
-            )
+            print(f"[{n}/{len(args.notebooks)}] {path.name} {shown}".rstrip(), end="")
+            log = args.logs / f"{path.stem}.log"
+            log.unlink(missing_ok=True)
             start = time.perf_counter()
-            if args.in_place:
-                if parameters:
-                    raise BookError(
-                        "--in-place runs with the stored defaults: no --param"
-                    )
-                execute_in_place(path, args.cwd)
-            else:
-                execute(path, args.out, parameters, args.cwd)
-            print(f"      done in {time.perf_counter() - start:.0f} s", flush=True)
+            try:
+                with output_to(log):
+                    if args.in_place:
+                        execute_in_place(path, args.cwd)
+                    else:
+                        execute(path, args.out, parameters, args.cwd)
+            except BookError as err:
+                print()
+                raise BookError(
+                    f"{err}\n  Its output ({log}) ends:\n{_tail(log)}"
+                ) from None
+            print(f": done in {time.perf_counter() - start:.0f} s", flush=True)
     except BookError as err:
         print(f"FAILED: {err}", file=sys.stderr)
         return 1
+    minutes, seconds = divmod(round(time.perf_counter() - total), 60)
+    where = "in place" if args.in_place else f"into {args.out}/"
+    took = f"{minutes} min {seconds} s"
+    print(f"{len(args.notebooks)} chapter(s) executed {where} in {took}")
     return 0
 
 

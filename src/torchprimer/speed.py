@@ -24,18 +24,24 @@ def seconds_per_call(
     fn: Callable[[], object], num_calls: int = 10, warmup: int = 2
 ) -> float:
     """Median wall time of one call of ``fn``, in seconds, over ``num_calls`` timed
-    calls that follow ``warmup`` untimed ones (first calls pay one-off costs).
+    calls that follow ``warmup`` untimed ones (first calls pay one-off costs). On an
+    accelerator, each timing waits until the work queued on it is done.
     """
     if num_calls < 1 or warmup < 0:
         raise ValueError(
             f"need num_calls >= 1 and warmup >= 0, not {num_calls}, {warmup}"
         )
+    wait = torch.accelerator.synchronize if torch.accelerator.is_available() else None
     for _ in range(warmup):
         fn()
     seconds = []
     for _ in range(num_calls):
+        if wait:
+            wait()  # start the clock on an idle GPU
         start = time.perf_counter()
         fn()
+        if wait:
+            wait()  # a GPU runs what fn queued after fn returns: time that too
         seconds.append(time.perf_counter() - start)
     return statistics.median(seconds)
 

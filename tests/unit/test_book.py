@@ -155,3 +155,25 @@ def test_make_execute_stores_one_final_line_per_progress_bar(tmp_path):
     line = "".join(outputs[0]["data"]["text/plain"])
     assert line.startswith("run: 100%|██████████| 3/3"), line
     assert "widgets" not in nb["metadata"]
+
+
+def test_a_normal_run_prints_one_line_per_chapter_and_a_summary(tmp_path, capfd):
+    """Defect: make book printed ipykernel's "Kernel is running over TCP without
+    encryption" for every chapter, and the profiler's C++ lines, into the terminal."""
+    noisy = write_notebook(
+        tmp_path / "07_noisy.ipynb",
+        [
+            ('DEVICE = "cpu"', ["parameters"]),
+            ('import os\nos.write(2, b"USDT: profiler_start\\n")', []),
+        ],
+    )
+    logs = tmp_path / "logs"
+    code = main([str(noisy), "--out", str(tmp_path / "out"), "--logs", str(logs)])
+    printed = capfd.readouterr()
+    assert code == 0
+    assert printed.err == ""
+    lines = printed.out.splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("[1/1] 07_noisy.ipynb: done in ")
+    assert lines[1].startswith("1 chapter(s) executed into ")
+    assert "USDT: profiler_start" in (logs / "07_noisy.log").read_text()

@@ -103,3 +103,13 @@ def test_flops_per_second_divides_the_counted_flops_by_the_median_time(monkeypat
     monkeypatch.setattr(speed, "seconds_per_call", half_a_second)
     rate = flops_per_second(lambda: A @ A, num_calls=3, warmup=1)
     assert rate == 2 * 64**3 / 0.5 and timed == [(3, 1)]
+
+
+def test_on_an_accelerator_every_timing_waits_for_the_queued_work(monkeypatch):
+    """Defect: on a GPU, fn() returns as soon as its kernels are queued, so the time
+    measured the launches, not the work."""
+    events = []
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    monkeypatch.setattr(torch.accelerator, "synchronize", lambda: events.append("sync"))
+    seconds_per_call(lambda: events.append("call"), num_calls=2, warmup=1)
+    assert events == ["call"] + ["sync", "call", "sync"] * 2
