@@ -4,14 +4,20 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import CodeType, ModuleType
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from torchprimer.exercises import Answers, NotYet, Registry
 
 registry = Registry("01")
 check = registry.check
+
+Places = list[tuple[ModuleType, str]]
 
 
 def _dtype(value: Any, name: str) -> torch.dtype:
@@ -47,6 +53,60 @@ def _tensor(value: Any, name: str) -> torch.Tensor:
     return value
 
 
+def _names_in(code: CodeType) -> set[str]:
+    """The global and attribute names that ``code`` (and the code inside it) uses."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            names |= _names_in(const)
+    return names
+
+
+@contextmanager
+def _switched_off(places: Places, message: Callable[[str], str]) -> Iterator[list[str]]:
+    """Replace each ``module.name`` in ``places`` by a function that records its use
+    and stops the learner's code with ``message(name)``; restore them afterwards."""
+    used: list[str] = []
+    saved = [(module, name, getattr(module, name)) for module, name in places]
+
+    def blocked(name: str) -> Callable[..., Any]:
+        def stop(*args: Any, **kwargs: Any) -> Any:
+            used.append(name)
+            raise NotYet(message(name))
+
+        return stop
+
+    for module, name, _ in saved:
+        setattr(module, name, blocked(f"{module.__name__}.{name}"))
+    try:
+        yield used
+    finally:
+        for module, name, original in saved:
+            setattr(module, name, original)
+
+
+def _call_without(
+    answers: Answers,
+    function: str,
+    args: tuple[Any, ...],
+    places: Places,
+    message: Callable[[str], str],
+) -> Any:
+    """Call the learner's ``function`` with the library functions in ``places``
+    switched off. NotYet with ``message(name)`` if it names or calls one of them."""
+    learner = answers.get(function)
+    code = getattr(learner, "__code__", None)
+    named = _names_in(code) if code else set()
+    for module, name in places:
+        if name in named:
+            raise NotYet(message(f"{module.__name__}.{name}"))
+    with _switched_off(places, message) as used:
+        result = answers.call(function, *args)
+    if used:  # the learner's code caught the error: still a shortcut
+        raise NotYet(message(used[0]))
+    return result
+
+
 @registry.exercise("predict_promotion")
 def _predict_promotion(answers: Answers) -> str:
     counts = torch.tensor([[1], [2], [3]], dtype=torch.uint8)
@@ -75,15 +135,50 @@ def _predict_promotion(answers: Answers) -> str:
             f"{(product / 2).dtype}: `/` is always true division, so integers give "
             "the default float dtype (`//` would keep an integer dtype)."
         )
+    scalar = _dtype(answers.get("predicted_scalar_dtype"), "predicted_scalar_dtype")
+    wrapped = counts + torch.tensor(300)
+    if scalar != wrapped.dtype:
+        raise NotYet(
+            f"`predicted_scalar_dtype` is {scalar}, but `counts + torch.tensor(300)` "
+            f"is {wrapped.dtype}. A 0-dim tensor, like a Python number, can raise the "
+            "kind of the result (from integer to float, say), but it never widens a "
+            "tensor with dimensions of its own kind: both are integers, so uint8 stays."
+        )
     return (
-        "A uint8 with an int8 gives int16, and (3, 1) with (4,) broadcasts to (3, 4)."
+        "uint8 with int8 gives int16, (3, 1) with (4,) broadcasts to (3, 4), `/` gives "
+        "float32, and the 0-dim int64 does not widen uint8: `counts + "
+        f"torch.tensor(300)` wraps around to {wrapped.flatten().tolist()} "
+        "(301 - 256 = 45)."
+    )
+
+
+NORMALISERS: Places = [
+    (F, "batch_norm"),
+    (F, "layer_norm"),
+    (F, "instance_norm"),
+    (F, "group_norm"),
+    (torch, "batch_norm"),
+    (torch, "layer_norm"),
+    (torch, "instance_norm"),
+    (torch, "group_norm"),
+    (torch.nn, "BatchNorm1d"),
+    (torch.nn, "LayerNorm"),
+]
+
+
+def _no_normaliser(name: str) -> str:
+    return (
+        f"`standardise` uses `{name}`, which standardises for you. This exercise "
+        "asks you to write it yourself: subtract "
+        "`X.mean(dim=0, keepdim=True)` and divide by `X.std(dim=0, keepdim=True)`."
     )
 
 
 @registry.exercise("standardise")
 def _standardise(answers: Answers) -> str:
     X = torch.tensor([[1, 10], [2, 20], [3, 30], [6, 0]])
-    Z = _tensor(answers.call("standardise", X), "standardise")
+    result = _call_without(answers, "standardise", (X,), NORMALISERS, _no_normaliser)
+    Z = _tensor(result, "standardise")
     if Z.dtype != torch.float32:
         raise NotYet(
             f"For int64 input the result is {Z.dtype}; it should be torch.float32 "
@@ -121,7 +216,7 @@ def _standardise(answers: Answers) -> str:
         )
     floats = torch.tensor([[0.5, 2.0, -1.0], [1.5, 4.0, 3.0], [4.0, 0.0, 1.0]])
     before = floats.clone()
-    answers.call("standardise", floats)
+    _call_without(answers, "standardise", (floats,), NORMALISERS, _no_normaliser)
     if not torch.equal(floats, before):
         raise NotYet(
             "`standardise` changed the float32 tensor it was given. For a float32 "
@@ -157,9 +252,11 @@ def _columns_first(answers: Answers) -> None:
                 f"{tuple(flat.shape)}; it should be 1-D, {tuple(want.shape)}."
             )
         if not torch.equal(flat, want):
+            row_by_row = torch.equal(flat, m.reshape(-1))
             raise NotYet(
                 f"For {m.tolist()} the result is {flat.tolist()}, but reading column "
                 f"by column gives {want.tolist()}."
+                + (" Yours reads row by row: transpose first." if row_by_row else "")
             )
         if not torch.equal(m, before):
             raise NotYet("`columns_first` changed the matrix it was given.")
@@ -194,7 +291,7 @@ TRUTH = (True, False, False, False)
 
 
 @registry.exercise("predict_views")
-def _predict_views(answers: Answers) -> None:
+def _predict_views(answers: Answers) -> str:
     predicted = answers.get("predicted_grid")
     try:
         guess = torch.as_tensor(predicted, dtype=torch.float32)
@@ -207,7 +304,11 @@ def _predict_views(answers: Answers) -> None:
         )
     actual = _grid_after(*TRUTH)
     if torch.equal(guess, actual):
-        return
+        return (
+            "Only `top += 1` (in place, through a view) and `grid[:, 2] = 5` write "
+            "into grid; the clone, the rebound `flat` and the mask-read `picked` are "
+            "separate tensors."
+        )
     for beliefs in itertools.product((True, False), repeat=4):
         if torch.equal(guess, _grid_after(*beliefs)):
             wrong = [m for m, b, t in zip(MISTAKES, beliefs, TRUTH) if b != t]
@@ -224,13 +325,38 @@ def _predict_views(answers: Answers) -> None:
     )
 
 
+DISTANCE_FUNCTIONS: Places = [
+    (torch, "cdist"),
+    (torch.functional, "cdist"),
+    (F, "pairwise_distance"),
+    (torch, "pairwise_distance"),
+    (torch.nn, "PairwiseDistance"),
+]
+
+
+def _no_cdist(name: str) -> str:
+    return (
+        f"`pairwise_distances` uses `{name}`, which computes the distances for you. "
+        "This exercise asks you to build them with broadcasting: `a.unsqueeze(1) - "
+        "b.unsqueeze(0)`, then square, sum over the last dimension and take the root."
+    )
+
+
 @registry.exercise("pairwise_distances")
 def _pairwise_distances(answers: Answers) -> None:
     generator = torch.Generator().manual_seed(0)
     a = torch.randn(4, 3, generator=generator)
     b = torch.randn(6, 3, generator=generator)
-    dist = _tensor(answers.call("pairwise_distances", a, b), "pairwise_distances")
-    want = torch.cdist(a, b)
+    want = torch.cdist(a, b)  # before the learner's code runs with it switched off
+    result = _call_without(
+        answers, "pairwise_distances", (a, b), DISTANCE_FUNCTIONS, _no_cdist
+    )
+    dist = _tensor(result, "pairwise_distances")
+    if tuple(dist.shape) == (6, 4) and torch.allclose(dist, want.T, atol=1e-4):
+        raise NotYet(
+            "The result has shape (6, 4): rows for b's points, columns for a's. Entry "
+            "(i, j) should belong to a[i] and b[j]: unsqueeze `a` at 1 and `b` at 0."
+        )
     if tuple(dist.shape) != (4, 6):
         raise NotYet(
             f"For a of shape (4, 3) and b of shape (6, 3) the result has shape "
@@ -245,3 +371,72 @@ def _pairwise_distances(answers: Answers) -> None:
             "The shape is right but the values are not: entry (i, j) should be "
             "sqrt(sum((a[i] - b[j]) ** 2))."
         )
+
+
+LOSS_FUNCTIONS: Places = [(F, "nll_loss"), (torch.nn, "NLLLoss")]
+
+
+def _no_loss(name: str) -> str:
+    return (
+        f"`true_class_scores` uses `{name}`, a loss function. This exercise asks you "
+        "to pick the entries yourself: `scores.gather(1, y.unsqueeze(1))` or "
+        "`scores[torch.arange(len(y)), y]`."
+    )
+
+
+@registry.exercise("true_class_scores")
+def _true_class_scores(answers: Answers) -> None:
+    scores = torch.tensor(
+        [
+            [0.5, 2.0, -1.0, 0.0],
+            [3.0, 1.0, 0.5, 2.5],
+            [-2.0, 0.0, 1.5, 4.0],
+            [1.0, 1.5, 0.0, -0.5],
+            [0.0, -1.0, 2.0, 1.0],
+        ]
+    )
+    y = torch.tensor([2, 0, 1, 3, 2])  # the true class is often not the largest
+    before = scores.clone()
+    try:
+        result = _call_without(
+            answers, "true_class_scores", (scores, y), LOSS_FUNCTIONS, _no_loss
+        )
+    except NotYet as exc:
+        hint = (
+            " `gather` wants an index with as many dimensions as `scores`: "
+            "`y.unsqueeze(1)`, of shape (N, 1)."
+        )
+        text = str(exc).rstrip(".") + "."
+        same_ndim = "same number of dimensions" in text
+        raise NotYet(text + (hint if same_ndim else "")) from None
+    picked = _tensor(result, "true_class_scores")
+    want = scores[torch.arange(len(y)), y]
+    if tuple(picked.shape) == (5, 1):
+        raise NotYet(
+            "The result has shape (5, 1), the shape of the index you gathered with; "
+            "drop the size-1 dimension with `.squeeze(1)` to get shape (5,)."
+        )
+    if tuple(picked.shape) == (5, 5):
+        raise NotYet(
+            "The result has shape (5, 5): `scores[:, y]` takes all the columns in `y` "
+            "from every row. Pair row i with column y[i]: index the rows with "
+            "`torch.arange(len(y))` as well, or use `gather`."
+        )
+    if tuple(picked.shape) != (5,):
+        raise NotYet(
+            f"For scores of shape (5, 4) and y of shape (5,) the result has shape "
+            f"{tuple(picked.shape)}; it should be (5,), one score per row."
+        )
+    if torch.equal(picked, scores.max(dim=1).values):
+        raise NotYet(
+            "These are each row's largest scores, not the scores of the true classes "
+            "in `y`."
+        )
+    if not torch.equal(picked, want):
+        raise NotYet(
+            f"The result is {picked.tolist()}, but scores[i, y[i]] gives "
+            f"{want.tolist()}. For `gather` along dim 1, out[i][j] is "
+            "scores[i][index[i][j]]: the index is `y.unsqueeze(1)`."
+        )
+    if not torch.equal(scores, before):
+        raise NotYet("`true_class_scores` changed the scores it was given.")

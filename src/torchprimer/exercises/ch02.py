@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
@@ -196,93 +195,192 @@ def _as_shape(value: Any, name: str) -> tuple[int, ...]:
         ) from None
 
 
-def _test_photo(width: int, height: int) -> Image.Image:
-    """A smooth RGB picture whose left and right halves differ."""
-    x = np.linspace(0, 1, width)[None, :].repeat(height, 0)
-    y = np.linspace(0, 1, height)[:, None].repeat(width, 1)
-    rgb = np.stack([x, y, x * y], axis=-1)
-    return Image.fromarray((rgb * 255).round().astype(np.uint8))
+def _normalize_images() -> tuple[torch.Tensor, list[int], list[int]]:
+    """uint8 images (12, 4, 5): dark training images, bright validation images."""
+    generator = torch.Generator().manual_seed(0)
+    dark = torch.randint(0, 120, (8, 4, 5), generator=generator)
+    bright = torch.randint(130, 256, (4, 4, 5), generator=generator)
+    order = torch.randperm(12, generator=generator)
+    images = torch.empty(12, 4, 5, dtype=torch.uint8)
+    images[order[:8]] = dark.to(torch.uint8)
+    images[order[8:]] = bright.to(torch.uint8)
+    return images, sorted(order[:8].tolist()), sorted(order[8:].tolist())
 
 
-@registry.exercise("transform_pipeline")
-def _transform_pipeline(answers: Answers) -> str:
-    wide = _test_photo(60, 40)
-    tall = v2.functional.pil_to_tensor(_test_photo(30, 50))  # uint8 (3, 50, 30)
-    for photo, size in ((wide, 32), (tall, 24)):
-        transform = answers.call("make_transform", size)
-        if not callable(transform):
+@registry.exercise("training_normalize")
+def _training_normalize(answers: Answers) -> str:
+    images, train_indices, val_indices = _normalize_images()
+    normalize = answers.call("training_normalize", images, list(train_indices))
+    if not callable(normalize):
+        raise NotYet(
+            f"`training_normalize` returned {describe(normalize)}; return a "
+            "transform: `v2.Normalize(mean=[...], std=[...])`."
+        )
+    floats = images.unsqueeze(1).float() / 255  # what ToDtype(scale=True) gives
+    out = attempt("normalize(images in [0, 1])", normalize, floats.clone())
+    if not isinstance(out, torch.Tensor) or out.shape != floats.shape:
+        raise NotYet(
+            f"Your transform turns float images of shape {tuple(floats.shape)} into "
+            f"{describe(out)}; a Normalize keeps the shape."
+        )
+    out = out.double()
+    pixels = floats.double()
+    train_pixels = pixels[train_indices]
+
+    def normalized(mean: torch.Tensor, std: torch.Tensor) -> bool:
+        return torch.allclose(out, (pixels - mean) / std, rtol=0.01, atol=0.01)
+
+    if normalized(train_pixels.mean(), train_pixels.std()):
+        val = out[val_indices]
+        return (
+            "The check's validation images, brighter than its training images, "
+            f"have mean {val.mean():+.2f} after your transform: the statistics "
+            "never saw them."
+        )
+    if normalized(pixels.mean(), pixels.std()):
+        raise NotYet(
+            "Your mean and std include the validation images: compute them from "
+            "`images[train_indices]` only."
+        )
+    if normalized(train_pixels.mean() * 255, train_pixels.std() * 255):
+        raise NotYet(
+            "Your mean and std are on the 0..255 scale of the uint8 pixels, but the "
+            "transform gets images in [0, 1]: divide the pixels by 255 first."
+        )
+    train = out[train_indices]
+    raise NotYet(
+        f"After your transform the training images have mean {train.mean():.3f} and "
+        f"std {train.std():.3f}; want mean 0 and std 1, with one mean and one std "
+        "(of all training pixels, scaled to [0, 1]) for every image."
+    )
+
+
+def _items(part: Any, name: str) -> list[int]:
+    """The samples of one part of a split of ``_Numbers``: their indices."""
+    length = attempt(f"len({name})", len, part)
+    return [int(attempt(f"{name}[{i}]", part.__getitem__, i)) for i in range(length)]
+
+
+def _split(answers: Answers, seed: int) -> tuple[list[int], list[int]]:
+    parts = answers.call("split_dataset", _Numbers(100), 20, seed)
+    if not isinstance(parts, tuple | list) or len(parts) != 2:
+        raise NotYet(
+            f"`split_dataset` returned {describe(parts)}; return a pair "
+            "`(train_data, val_data)`."
+        )
+    return _items(parts[0], "train_data"), _items(parts[1], "val_data")
+
+
+@registry.exercise("clean_split")
+def _clean_split(answers: Answers) -> str:
+    with torch.random.fork_rng(devices=[]):  # leave the notebook's random state as is
+        torch.manual_seed(123)
+        state = torch.get_rng_state()
+        train, val = _split(answers, 0)
+        touched = not torch.equal(state, torch.get_rng_state())
+        torch.rand(3)  # other code draws random numbers
+        train_again, val_again = _split(answers, 0)
+        other_train, _ = _split(answers, 1)
+    if (len(train), len(val)) == (20, 80):
+        raise NotYet(
+            "The parts come in the wrong order: return `(train_data, val_data)`, "
+            "the training part first."
+        )
+    if (len(train), len(val)) != (80, 20):
+        raise NotYet(
+            f"Splitting 100 samples with val_size=20 gives parts of {len(train)} and "
+            f"{len(val)} samples; want 80 for training and 20 for validation."
+        )
+    shared = set(train) & set(val)
+    if shared:
+        raise NotYet(
+            f"{len(shared)} of the 20 validation samples are also training samples. "
+            "Two calls of `randperm` give two unrelated orders, so the first 20 of "
+            "one and the last 80 of the other overlap: cut both parts from one "
+            "permutation, or use `random_split`."
+        )
+    if sorted(train + val) != list(range(100)):
+        raise NotYet("Together the two parts should hold every sample exactly once.")
+    if val == list(range(80, 100)) or val == list(range(20)):
+        raise NotYet("The validation part is not random: shuffle before splitting.")
+    if (train, val) != (train_again, val_again):
+        raise NotYet(
+            "The same seed gives different splits when other code draws random "
+            "numbers in between: draw the order from a generator seeded with `seed`."
+        )
+    if other_train == train:
+        raise NotYet("Seeds 0 and 1 give the same split: use the `seed` argument.")
+    if touched:
+        raise NotYet(
+            "The split is right, but `split_dataset` changes the global random "
+            "state, and with it every later random draw (initial weights, "
+            "shuffling). Pass a `torch.Generator` instead of calling "
+            "`torch.manual_seed`."
+        )
+    return "Disjoint, complete, and the same for the same seed."
+
+
+def _sized_images(channels: int, dtype: torch.dtype) -> list[tuple[torch.Tensor, int]]:
+    """Three images (channels, H, W) of different sizes, no pixel zero, and labels."""
+    generator = torch.Generator().manual_seed(0)
+    batch = []
+    for (height, width), label in zip([(4, 6), (7, 3), (5, 5)], [2, 0, 1]):
+        image = torch.randint(1, 250, (channels, height, width), generator=generator)
+        batch.append((image.to(dtype), label))
+    return batch
+
+
+@registry.exercise("pad_collate")
+def _pad_collate(answers: Answers) -> str:
+    for channels, dtype in ((3, torch.uint8), (1, torch.float32)):
+        batch = _sized_images(channels, dtype)
+        shown = f"pad_collate(three {dtype} images of sizes (4, 6), (7, 3), (5, 5))"
+        out = answers.call_as("pad_collate", shown, list(batch))
+        if not isinstance(out, tuple | list) or len(out) != 2:
+            raise NotYet(f"`pad_collate` returned {describe(out)}; return `(X, y)`.")
+        X, y = out
+        want_shape = (3, channels, 7, 6)
+        if not isinstance(X, torch.Tensor) or tuple(X.shape) != want_shape:
             raise NotYet(
-                f"`make_transform({size})` returned {describe(transform)}; return "
-                "a transform, e.g. `v2.Compose([...])`."
+                f"`{shown}` gives X as {describe(X)}; want shape {want_shape}: "
+                "(batch, channels, the largest height, the largest width)."
             )
-        kind = "PIL image" if isinstance(photo, Image.Image) else "uint8 tensor"
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(0)
-            outputs = [
-                attempt(f"make_transform({size})(a {kind})", transform, photo)
-                for _ in range(40)
-            ]
-        out = outputs[0]
-        if not isinstance(out, torch.Tensor):
-            raise NotYet(
-                f"For a {kind} the transform returns {describe(out)}; it should "
-                "return a tensor: begin with `v2.ToImage()`."
-            )
-        if tuple(out.shape) != (3, size, size):
-            raise NotYet(
-                f"`make_transform({size})` turns a {kind} of {_size(photo)} into "
-                f"shape {tuple(out.shape)}; want (3, {size}, {size}). `Resize(size)` "
-                "scales the shorter side, `CenterCrop(size)` then cuts the square."
-            )
-        if out.dtype != torch.float32:
-            raise NotYet(
-                f"The transform returns {out.dtype}; want torch.float32 "
-                "(`v2.ToDtype(torch.float32, scale=True)`)."
-            )
-        if out.max() > 1.5:
-            raise NotYet(
-                "The values go up to 255: pass `scale=True` to `ToDtype` to map "
-                "0..255 to 0..1."
-            )
-        ref = v2.Compose(
-            [
-                v2.ToImage(),
-                v2.Resize(size),
-                v2.CenterCrop(size),
-                v2.ToDtype(torch.float32, scale=True),
-            ]
-        )(photo)
-        flips = []
-        for result in outputs:
-            plain = (result - ref).abs().mean().item()
-            mirrored = (result - ref.flip(-1)).abs().mean().item()
-            if min(plain, mirrored) > 0.01:
+        if X.dtype != dtype:
+            raise NotYet(f"X is {X.dtype} for {dtype} images; keep the images' dtype.")
+        for i, (image, _) in enumerate(batch):
+            height, width = image.shape[1:]
+            if not torch.equal(X[i, :, :height, :width], image):
                 raise NotYet(
-                    f"For a {kind} of {_size(photo)} the result is neither the centre "
-                    "square of the resized photo nor that square mirrored left to "
-                    "right. Keep the aspect ratio (`Resize(size)` scales the shorter "
-                    "side, `Resize((size, size))` would squash), cut the square with "
-                    "`CenterCrop(size)`, and flip with `RandomHorizontalFlip`."
+                    f"Image {i} is not in the top-left corner of `X[{i}]`: copy it "
+                    f"into `X[{i}, :, :{height}, :{width}]` (pad at the bottom and "
+                    "the right)."
                 )
-            flips.append(mirrored < plain)
-        if not 5 <= sum(flips) <= 35:
-            how = "every time" if all(flips) else "never"
+            if X[i].abs().sum() != image.abs().sum():
+                raise NotYet(f"The padding of `X[{i}]` is not all zeros.")
+        if not isinstance(y, torch.Tensor) or y.dtype != torch.int64:
             raise NotYet(
-                f"Out of 40 reads the image was flipped {sum(flips)} times ({how}); "
-                "a random horizontal flip should mirror it about half of the time: "
-                "`v2.RandomHorizontalFlip(p=0.5)`."
+                f"y is {describe(y)}; want the labels as an int64 tensor, "
+                "`torch.tensor([label for _, label in batch])`."
             )
-    return "Any photo becomes a float32 (3, size, size) square, flipped half the time."
-
-
-def _size(photo: Image.Image | torch.Tensor) -> str:
-    if isinstance(photo, Image.Image):
-        return f"width {photo.width} and height {photo.height}"
-    return f"shape {tuple(photo.shape)}"
+        if y.tolist() != [2, 0, 1]:
+            raise NotYet(f"y is {y.tolist()}; the labels of the batch are [2, 0, 1].")
+    X, y = attempt(
+        "next(iter(DataLoader(dataset, batch_size=3, collate_fn=pad_collate)))",
+        lambda: next(
+            iter(
+                DataLoader(
+                    _sized_images(3, torch.uint8),
+                    batch_size=3,
+                    collate_fn=answers.get("pad_collate"),
+                )
+            )
+        ),
+    )
+    return f"A DataLoader with it gives X {tuple(X.shape)} and y {y.tolist()}."
 
 
 class _Numbers(Dataset):
-    """Samples 0..n-1, so that a batch shows the order."""
+    """Samples 0..n-1, so that a split shows which samples it holds."""
 
     def __init__(self, n: int) -> None:
         self.n = n
@@ -291,49 +389,6 @@ class _Numbers(Dataset):
         return self.n
 
     def __getitem__(self, index: int) -> int:
+        if not 0 <= index < self.n:
+            raise IndexError(index)
         return index
-
-
-def _epoch(loader: Any, what: str) -> list[int]:
-    batches = attempt(f"iterating over {what}", list, loader)
-    return [int(i) for batch in batches for i in batch]
-
-
-@registry.exercise("reproducible_loader")
-def _reproducible_loader(answers: Answers) -> str:
-    numbers = _Numbers(40)
-    with torch.random.fork_rng(devices=[]):  # leave the notebook's random state as is
-        first = answers.call("make_loader", numbers, 0)
-        second = answers.call("make_loader", numbers, 0)
-        other = answers.call("make_loader", numbers, 1)
-        if not isinstance(first, DataLoader):
-            raise NotYet(
-                f"`make_loader` returned {describe(first)}; return a DataLoader."
-            )
-        torch.rand(3)  # other code draws random numbers
-        order = _epoch(first, "make_loader(dataset, 0)")
-        torch.rand(3)
-        again = _epoch(second, "make_loader(dataset, 0)")
-        next_epoch = _epoch(first, "make_loader(dataset, 0) a second time")
-        other_order = _epoch(other, "make_loader(dataset, 1)")
-    batch_size = first.batch_size
-    if batch_size != 8:
-        raise NotYet(f"The loader has batch_size={batch_size}; keep batch_size=8.")
-    if sorted(order) != list(range(40)):
-        raise NotYet("One epoch should read every sample exactly once.")
-    if order == list(range(40)):
-        raise NotYet("The samples come in order 0, 1, 2, ...: keep `shuffle=True`.")
-    if order != again:
-        raise NotYet(
-            "Two loaders made with the same seed give different orders: the order "
-            "depends on the global random state when you iterate. Pass a seeded "
-            "generator, `generator=make_generator(seed)`."
-        )
-    if order == other_order:
-        raise NotYet("Seeds 0 and 1 give the same order: use the `seed` argument.")
-    if order == next_epoch:
-        raise NotYet(
-            "The second epoch repeats the first epoch's order; every epoch should "
-            "draw a new order from the generator."
-        )
-    return "Same seed, same order, whatever other code draws in between."

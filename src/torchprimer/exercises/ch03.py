@@ -3,9 +3,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
+from unittest.mock import patch
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from torchprimer.exercises import (
@@ -145,39 +149,161 @@ def _small_mlp(answers: Answers) -> str:
     return f"SmallMLP() has {default:,} parameters, MLP() 111,146."
 
 
-@registry.exercise("register_layers")
-def _register_layers(answers: Answers) -> str:
-    sizes = (12, 7, 5, 3)
-    model = _module(answers.call("DeepMLP", sizes), "DeepMLP((12, 7, 5, 3))")
+_MEAN, _STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.5)
+
+
+@registry.exercise("buffers")
+def _buffers(answers: Answers) -> str:
+    shown = "Standardize(mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.5))"
+    layer = _module(answers.call_as("Standardize", shown, _MEAN, _STD), shown)
+    params = [name for name, _ in layer.named_parameters()]
+    if params:
+        raise NotYet(
+            f"`{shown}` has parameters {params}: an optimizer would train the "
+            "constants. Keep them out of `parameters()`: register them with "
+            "`self.register_buffer(name, tensor)`."
+        )
+    buffers = dict(layer.named_buffers())
+    if not {"mean", "std"} <= set(buffers):
+        found = f"the buffers {sorted(buffers)}" if buffers else "no buffers"
+        raise NotYet(
+            f"`{shown}` has {found}; want `mean` and `std`. A plain tensor attribute "
+            "is not tracked by the module: register each one with "
+            "`self.register_buffer(name, tensor)`."
+        )
+    saved = set(layer.state_dict())
+    if not {"mean", "std"} <= saved:
+        raise NotYet(
+            f"`state_dict()` holds {sorted(saved)}: the constants would not be saved "
+            "with the model. Leave `persistent` at its default, `True`."
+        )
+    shapes = {name: tuple(buffers[name].shape) for name in ("mean", "std")}
+    if set(shapes.values()) != {(3, 1, 1)}:
+        raise NotYet(
+            f"The buffers have the shapes {shapes}; keep the (C, 1, 1) shape that "
+            "`__init__` makes, so that they broadcast over (N, C, H, W)."
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        X = torch.randn(4, 12)
-    logits = attempt("DeepMLP((12, 7, 5, 3))(X)", model, X)
-    if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (4, 3):
+        X = torch.rand(2, 3, 4, 4)
+    mean = torch.tensor(_MEAN).view(-1, 1, 1)
+    std = torch.tensor(_STD).view(-1, 1, 1)
+    out = attempt(f"{shown}(X)", layer, X)
+    if not isinstance(out, torch.Tensor) or not torch.allclose(out, (X - mean) / std):
         raise NotYet(
-            f"For X of shape (4, 12) `DeepMLP((12, 7, 5, 3))` returns "
-            f"{describe(logits)}; want logits of shape (4, 3)."
+            f"For X of shape (2, 3, 4, 4) the layer returns {describe(out)}, not "
+            "(X - mean) / std channel by channel."
         )
-    pairs = list(zip(sizes[:-1], sizes[1:]))
-    expected = sum(n_in * n_out + n_out for n_in, n_out in pairs)
-    tensors = list(model.parameters())
-    found = sum(param.numel() for param in tensors)
-    if found != expected:
-        raise NotYet(
-            f"`model.parameters()` yields {len(tensors)} tensors with {found} "
-            f"numbers, but the model computes with {2 * len(pairs)} tensors and "
-            f"{expected} numbers. The hidden layers sit in a plain Python list, which "
-            "`nn.Module` does not register: an optimizer would never update them and "
-            "`state_dict()` would not save them. Hold them in `nn.ModuleList`."
-        )
-    keys = list(model.state_dict())
-    if len(keys) != 2 * len(pairs):
-        raise NotYet(f"`state_dict()` has {len(keys)} entries; want {2 * len(pairs)}.")
-    attempt("model.to(torch.float64)", model.to, torch.float64)
-    out = attempt("model(X.double())", model, X.double())
+    attempt("layer.to(torch.float64)", layer.to, torch.float64)
+    moved = {name: buffer.dtype for name, buffer in layer.named_buffers()}
+    if moved.get("mean") != torch.float64 or moved.get("std") != torch.float64:
+        raise NotYet(f"After `.to(torch.float64)` the buffers are {moved}.")
+    out = attempt(f"{shown}(X.double())", layer, X.double())
     if out.dtype != torch.float64:
-        raise NotYet("After `model.to(torch.float64)` the output is not float64.")
-    return f"All {2 * len(pairs)} parameter tensors are registered."
+        raise NotYet("After `.to(torch.float64)` the output is not float64.")
+    return "`mean` and `std` move with `.to()` and are saved, but never trained."
+
+
+_BUILT_IN = "this exercise asks you to write the leaky ReLU with tensor operations"
+
+
+@contextmanager
+def _without_built_in_prelu() -> Iterator[None]:
+    """While the learner's layer runs, PyTorch's PReLU and leaky ReLU raise."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise NotYet(
+            f"Your layer calls PyTorch's own PReLU or leaky ReLU; {_BUILT_IN} "
+            "(`torch.clamp`, `torch.where`, arithmetic)."
+        )
+
+    targets = [
+        (F, "prelu"),
+        (F, "leaky_relu"),
+        (torch, "prelu"),
+        (torch.Tensor, "prelu"),
+        (nn.PReLU, "forward"),
+        (nn.LeakyReLU, "forward"),
+    ]
+    with ExitStack() as stack:
+        for owner, name in targets:
+            stack.enter_context(patch.object(owner, name, refuse))
+        yield
+
+
+@registry.exercise("learnable_slope")
+def _learnable_slope(answers: Answers) -> str:
+    shown = "LearnableLeakyReLU(3, init=0.1)"
+    layer = _module(answers.call_as("LearnableLeakyReLU", shown, 3, init=0.1), shown)
+    params = dict(layer.named_parameters())
+    if "slope" not in params:
+        found = f"the parameters {sorted(params)}" if params else "no parameters"
+        raise NotYet(
+            f"`{shown}` has {found}; want one named `slope`. Assign "
+            "`self.slope = nn.Parameter(...)`: a plain tensor is not registered, so an "
+            "optimizer would never train it."
+        )
+    slope = params["slope"]
+    if not slope.requires_grad:
+        raise NotYet(
+            "`slope` has `requires_grad=False`, so it would never be trained; "
+            "`nn.Parameter` sets it to True unless you say otherwise."
+        )
+    if tuple(slope.shape) != (3,):
+        raise NotYet(
+            f"`slope` has shape {tuple(slope.shape)}; want (3,), one per feature."
+        )
+    if not torch.allclose(slope.detach().float(), torch.full((3,), 0.1)):
+        raise NotYet(
+            f"`slope` starts at {[round(v, 3) for v in slope.tolist()]}; every entry "
+            "should be `init`, here 0.1 (`torch.full`)."
+        )
+    default = _module(answers.call("LearnableLeakyReLU", 5), "LearnableLeakyReLU(5)")
+    start = dict(default.named_parameters()).get("slope")
+    if start is None or not torch.allclose(
+        start.detach().float(), torch.full((5,), 0.25)
+    ):
+        raise NotYet("`LearnableLeakyReLU(5)` should start with every slope at 0.25.")
+    with torch.no_grad():
+        slope.copy_(torch.tensor([0.1, 0.2, 0.3]))
+    X = torch.tensor([[-2.0, 1.0, -1.0], [3.0, -4.0, 0.5], [-1.0, -1.0, -1.0]])
+    want = torch.where(X > 0, X, torch.tensor([0.1, 0.2, 0.3]) * X)
+    with _without_built_in_prelu():
+        out = attempt("layer(X)", layer, X)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != (3, 3):
+        raise NotYet(
+            f"For X of shape (3, 3) the layer returns {describe(out)}; want the "
+            "same shape as X."
+        )
+    if torch.allclose(
+        out, torch.where(X > 0, X, torch.tensor([[0.1], [0.2], [0.3]]) * X)
+    ):
+        raise NotYet(
+            "Each *row* got its own slope: the features are the last dimension, and a "
+            "(num_features,) slope broadcasts along it as it is."
+        )
+    if not torch.allclose(out, want):
+        raise NotYet(
+            f"With slopes (0.1, 0.2, 0.3) the layer maps {X.tolist()} to "
+            f"{[[round(v, 3) for v in row] for row in out.tolist()]}; want "
+            f"{want.tolist()}: x where x > 0, slope * x elsewhere."
+        )
+    if out.requires_grad:
+        out.sum().backward()
+    if slope.grad is None:
+        raise NotYet(
+            "No gradient reached `slope`: compute the output from `self.slope` "
+            "without `.detach()`, `.item()` or `torch.no_grad()`."
+        )
+    grad = torch.clamp(X, max=0).sum(dim=0)
+    if not torch.allclose(slope.grad, grad):
+        raise NotYet(f"`slope.grad` is {slope.grad.tolist()}; want {grad.tolist()}.")
+    model = nn.Sequential(nn.Linear(4, 3), layer, nn.Linear(3, 2))
+    count = parameter_count(model)
+    return (
+        f"Inside `nn.Sequential(nn.Linear(4, 3), layer, nn.Linear(3, 2))` the slopes "
+        f"are 3 of its {count} parameters; PyTorch's version is `nn.PReLU(3)`."
+    )
 
 
 @registry.exercise("logits_to_classes")
@@ -245,37 +371,78 @@ def _logits_to_classes(answers: Answers) -> str:
     return f"The first row is class 0 with probability {want[0].item():.2f}."
 
 
-def _logits_std(gain: float) -> float:
-    """Std of the logits of a 9-layer MLP initialised with std gain / sqrt(n_in)."""
-    with torch.random.fork_rng(devices=[]):
+def _logits_stds(num_networks: int = 10) -> torch.Tensor:
+    """The std of the logits of num_networks 9-layer MLPs with weights drawn from
+    N(0, 1 / in_features) and zero biases. Without biases a ReLU network is positively
+    homogeneous: scaling every weight by gain scales the logits by gain**9, so these
+    numbers serve every gain."""
+    stds = []
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
         torch.manual_seed(0)
-        model = MLP(hidden_sizes=(256,) * 8)
-        for layer in model.layers:
-            if isinstance(layer, nn.Linear):
-                nn.init.normal_(layer.weight, std=gain / layer.in_features**0.5)
-                nn.init.zeros_(layer.bias)
         X = torch.randn(1000, 784)
-        with torch.no_grad():
-            return model(X).std().item()
+        for _ in range(num_networks):
+            model = MLP(hidden_sizes=(256,) * 8)
+            for layer in model.layers:
+                if isinstance(layer, nn.Linear):
+                    nn.init.normal_(layer.weight, std=1 / layer.in_features**0.5)
+                    nn.init.zeros_(layer.bias)
+            stds.append(model(X).std())
+    return torch.stack(stds)
+
+
+def _positive(answers: Answers, name: str) -> float:
+    value = answers.get(name)
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise NotYet(f"`{name}` should be a positive number, not {describe(value)}.")
+    return float(value)
 
 
 @registry.exercise("init_gain")
 def _init_gain(answers: Answers) -> str:
-    gain = answers.get("gain")
-    if isinstance(gain, bool) or not isinstance(gain, int | float) or gain <= 0:
-        raise NotYet(f"`gain` should be a positive number, not {describe(gain)}.")
-    std = _logits_std(float(gain))
-    if std < 0.5:
-        raise NotYet(
-            f"With gain = {gain:.3g} the logits have std {std:.3g}: the signal still "
-            "shrinks from layer to layer. Try a larger gain."
+    predicted = _positive(answers, "predicted_logits_std")
+    right = 0.5**4
+    if abs(predicted - right) > 0.05 * right:
+        hints = {
+            0.5**8: "That is the mean square of the logits; the standard deviation "
+            "is its square root.",
+            0.5**4.5: "There is no ReLU after the ninth layer: the logits pass through "
+            "eight ReLUs, not nine.",
+            0.5
+            ** 9: "There is no ReLU after the ninth layer, and the standard deviation "
+            "is the square root of the mean square.",
+            1.0: "A Linear layer with gain 1 keeps the mean square, but every ReLU "
+            "halves it.",
+        }
+        hint = next(
+            (
+                text
+                for value, text in hints.items()
+                if abs(predicted - value) < 0.02 * value
+            ),
+            "Follow the mean square from the input (1): each `nn.Linear` with gain 1 "
+            "keeps it, each of the eight ReLUs halves it; the standard deviation of "
+            "the logits is the square root of what is left.",
         )
-    if std > 2:
-        raise NotYet(
-            f"With gain = {gain:.3g} the logits have std {std:.3g}: the signal grows "
-            "from layer to layer. Try a smaller gain."
+        raise NotYet(f"`predicted_logits_std` is {predicted:.4g}. {hint}")
+    gain = _positive(answers, "gain")
+    if abs(gain - 2**0.5) > 0.01:
+        hint = (
+            "Each ReLU halves the mean square and each `nn.Linear` multiplies it by "
+            "`gain**2`: which gain makes `gain**2 / 2` equal to 1?"
         )
+        if abs(gain - 2) < 0.01:
+            hint = (
+                "The layer multiplies the mean square by `gain**2`, not by `gain`: "
+                "which gain makes `gain**2 / 2` equal to 1?"
+            )
+        raise NotYet(f"`gain` is {gain:.4g}. {hint}")
+    stds = _logits_stds()
+    rms = stds.pow(2).mean().sqrt().item()
     return (
-        f"With gain = {gain:.3g} the logits have std {std:.2f}. `kaiming_normal_` with "
-        "`nonlinearity='relu'` uses gain √2 ≈ 1.41."
+        f"Measured over 10 such networks, the logits have a standard deviation of "
+        f"{rms:.3f} with gain 1 (you predicted {predicted:.4f}) and "
+        f"{rms * gain**9:.2f} with gain {gain:.3f}. `nn.init.kaiming_normal_` with "
+        "`nonlinearity='relu'` uses gain √2."
     )

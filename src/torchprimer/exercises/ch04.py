@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
+import torch.autograd.forward_ad as forward_ad
 from torch import nn
 
 from torchprimer.exercises import Answers, NotYet, Registry, describe
@@ -27,6 +30,40 @@ class _Named:
 
     def __repr__(self) -> str:
         return self.name
+
+
+@contextlib.contextmanager
+def _shortcuts_refused(
+    learner: Any, shortcuts: list[tuple[Any, str]], asks: str
+) -> Iterator[None]:
+    """While the learner's function runs, each ``module.attr`` in ``shortcuts``, and
+    any name in the learner's globals bound to the same function, raises NotYet."""
+    originals = [(module, attr, getattr(module, attr)) for module, attr in shortcuts]
+
+    def refusing(shown: str) -> Callable[..., Any]:
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            raise NotYet(f"Your function calls `{shown}`. {asks}")
+
+        return refuse
+
+    replaced: list[tuple[Any, str, Any]] = []
+    try:
+        for module, attr, original in originals:
+            shown = f"{module.__name__}.{attr}"
+            replaced.append((module, attr, original))
+            setattr(module, attr, refusing(shown))
+            namespace = getattr(learner, "__globals__", None)
+            for key, value in list((namespace or {}).items()):
+                if value is original:
+                    replaced.append((namespace, key, original))
+                    namespace[key] = refusing(shown)
+        yield
+    finally:
+        for target, key, original in reversed(replaced):
+            if isinstance(target, dict):
+                target[key] = original
+            else:
+                setattr(target, key, original)
 
 
 def _numbers(value: Any, name: str, count: int) -> list[float]:
@@ -57,29 +94,31 @@ def _close(a: list[float], b: list[float], tol: float = 1e-3) -> bool:
 
 @registry.exercise("predict_gradient")
 def _predict_gradient(answers: Answers) -> str:
-    x = [2.0, 1.0, 0.5]
-    z, y = 2.0 * 1.0 + 1.0 * -2.0 + 0.5 * 3.0 + 0.5, 1.0  # z = 2.0
-    dz = 2 * (z - y)  # dL/dz = 2
-    want_w = [dz * xi for xi in x]
     w_grad = _numbers(answers.get("predicted_w_grad"), "predicted_w_grad", 3)
     b_grad = _numbers(answers.get("predicted_b_grad"), "predicted_b_grad", 1)
     x_grad = answers.get("predicted_x_grad")
-    if _close(w_grad, x):
+    x = torch.tensor([[2.0, 1.0, 0.5]])
+    w = torch.tensor([[1.0], [-2.0], [3.0]], requires_grad=True)
+    b = torch.tensor([0.5], requires_grad=True)
+    z = x @ w + b  # 2.0, so dL/dz = 2(z - y) = 2
+    ((z - 1.0) ** 2).sum().backward()  # what the exercise's backward() would do
+    want_w, want_b = w.grad.flatten().tolist(), b.grad.tolist()
+    if _close(w_grad, x.flatten().tolist()):
         raise NotYet(
             f"`predicted_w_grad` is {w_grad}, which is x: that is ∂z/∂w. The loss "
             "squares (z - y), so the chain rule multiplies by ∂L/∂z = 2(z - y) too."
         )
     if _close(w_grad, [-v for v in want_w]):
         raise NotYet(
-            f"`predicted_w_grad` is {w_grad}: the sign is flipped. ∂L/∂z = 2(z - y), "
-            "and here z = 2 is above y = 1."
+            f"`predicted_w_grad` is {w_grad}: the sign is flipped. ∂L/∂z = 2(z - y); "
+            "is z above or below y = 1 here?"
         )
     if not _close(w_grad, want_w):
         raise NotYet(
             f"`predicted_w_grad` is {w_grad}. Work it out in two steps: z = x·w + b "
             "(what is z here?), then ∂L/∂w_i = 2(z - y)·x_i."
         )
-    if not _close(b_grad, [dz]):
+    if not _close(b_grad, want_b):
         raise NotYet(
             f"`predicted_b_grad` is {b_grad[0]:g}. ∂z/∂b = 1, so ∂L/∂b = 2(z - y)."
         )
@@ -89,27 +128,25 @@ def _predict_gradient(answers: Answers) -> str:
             "`requires_grad=True`: backward() fills `.grad` only for leaves that "
             "require gradients, and `x.grad` stays None."
         )
-    return "z = 2, so ∂L/∂z = 2; w.grad = 2·x = [4, 2, 1], b.grad = 2, x.grad is None."
+    return (
+        f"z = {z.item():g}, so ∂L/∂z = 2; backward() gives w.grad = 2·x = "
+        f"{[round(v, 4) for v in want_w]}, b.grad = {want_b[0]:g}, and x.grad is None."
+    )
 
 
-# --- Exercise 2: an in-place change of a saved tensor ------------------------------
+# --- Exercise 2: a loss that keeps its gradient ------------------------------------
 
 
-@registry.exercise("inplace_clamp")
-def _inplace_clamp(answers: Answers) -> str:
-    z = torch.tensor([2.0, -1.0, 0.5, -3.0], requires_grad=True)
-    y = torch.tensor([1.0, 0.0, 0.0, 1.0])
-    loss = answers.call("bce_by_hand", z, y)
+def _bce_case(
+    answers: Answers, z_values: list[float], y_values: list[float]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The learner's loss for these logits and targets, and z.grad after backward()."""
+    z = torch.tensor(z_values, requires_grad=True)
+    loss = answers.call("bce_by_hand", z, torch.tensor(y_values))
     if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
         raise NotYet(
             f"`bce_by_hand(z, y)` returned {describe(loss)}; want the loss, a tensor "
             "with one number."
-        )
-    want = nn.functional.binary_cross_entropy_with_logits(z.detach(), y)
-    if not torch.allclose(loss.detach().float(), want, atol=1e-5):
-        raise NotYet(
-            f"`bce_by_hand(z, y)` is {loss.item():.4f}; binary cross-entropy gives "
-            f"{want.item():.4f}."
         )
     if not loss.requires_grad:
         raise NotYet(
@@ -123,22 +160,71 @@ def _inplace_clamp(answers: Answers) -> str:
         first = str(exc).splitlines()[0].split(". Hint")[0]
         raise NotYet(
             f"backward() fails: {first}. `sigmoid` saved its output `p` for the "
-            "backward pass, and the clamp changed `p` in place. Write the clamp out of "
-            "place, so that `p` names a new tensor."
+            "backward pass, and `clamp_` changed `p` in place. An out-of-place clamp "
+            "would make backward() run: look at what it does to the gradient at "
+            "z = 30 before you settle for it."
         ) from None
-    grad = torch.sigmoid(z.detach()) - y
-    if z.grad is None or not torch.allclose(z.grad, grad / len(y), atol=1e-5):
+    if z.grad is None:
+        raise NotYet("backward() runs, but z.grad stays None.")
+    return loss.detach().double(), z.grad.double()
+
+
+@registry.exercise("bce_keeps_gradient")
+def _bce_keeps_gradient(answers: Answers) -> str:
+    shown = "binary_cross_entropy_with_logits"
+    for z_values, y_values in (
+        ([2.0, -1.0, 0.5, -3.0], [1.0, 0.0, 0.0, 1.0]),
+        ([30.0, 100.0, -100.0], [0.0, 0.0, 1.0]),
+    ):
+        loss, grad = _bce_case(answers, z_values, y_values)
+        z, y = torch.tensor(z_values, dtype=torch.float64), torch.tensor(y_values)
+        want = nn.functional.binary_cross_entropy_with_logits(z, y.double())
+        want_grad = (torch.sigmoid(z) - y) / len(y)
+        if not torch.isfinite(loss):
+            raise NotYet(
+                f"For z = {z_values} and y = {y_values} the loss is {loss.item()}: "
+                "sigmoid(30) rounds to 1.0 in float32, and log(1 - 1) = -inf. Compute "
+                "the logs from z itself: log σ(z) = `nn.functional.logsigmoid(z)`, "
+                "log(1 - σ(z)) = `logsigmoid(-z)`."
+            )
+        loss_ok = math.isclose(loss.item(), want.item(), rel_tol=1e-4, abs_tol=1e-5)
+        grad_ok = torch.allclose(grad, want_grad, rtol=1e-4, atol=1e-5)
+        if loss_ok and grad_ok:
+            continue
+        if not loss_ok and len(y_values) == 4:
+            raise NotYet(
+                f"For z = {z_values} and y = {y_values} the loss is "
+                f"{loss.item():.4f}; binary cross-entropy ({shown}) gives "
+                f"{want.item():.4f}."
+            )
+        if len(y_values) == 4:
+            raise NotYet(
+                "backward() runs, but z.grad is not (sigmoid(z) - y) / N, the "
+                "gradient of binary cross-entropy."
+            )
+        if (grad.abs() < 1e-6).any():
+            raise NotYet(
+                f"For z = {z_values} and y = {y_values} the loss is "
+                f"{loss.item():.2f}, not {want.item():.2f}, and z.grad is "
+                f"{[round(g, 4) for g in grad.tolist()]} instead of about "
+                "[0.33, 0.33, -0.33]: where `clamp` clips, it passes no gradient "
+                "back, so the predictions that are most wrong learn nothing. Don't "
+                "compute sigmoid(z) and then its log: compute log σ(z) from z "
+                "itself with `nn.functional.logsigmoid(z)`, and log(1 - σ(z)) as "
+                f"`logsigmoid(-z)` (or use `nn.functional.{shown}`)."
+            )
         raise NotYet(
-            "backward() runs, but z.grad is not (sigmoid(z) - y) / N, the gradient of "
-            "binary cross-entropy."
+            f"For z = {z_values} and y = {y_values} the loss is {loss.item():.2f} "
+            f"(want {want.item():.2f}) and z.grad is "
+            f"{[round(g, 4) for g in grad.tolist()]} (want about [0.33, 0.33, -0.33]). "
+            "Compute the logs from the logits: log σ(z) = "
+            "`nn.functional.logsigmoid(z)`, log(1 - σ(z)) = `logsigmoid(-z)`."
         )
-    far = answers.call("bce_by_hand", torch.tensor([30.0]), torch.tensor([0.0]))
-    if not torch.isfinite(torch.as_tensor(far)).all():
-        raise NotYet(
-            "For z = 30 and y = 0 the loss is not finite: sigmoid(30) rounds to 1.0 in "
-            "float32, and log(1 - 1) = -inf. Keep the clamp; just don't do it in place."
-        )
-    return "Out of place, `p = p.clamp(...)` leaves the saved output untouched."
+    return (
+        "Working from the logit itself (`logsigmoid`, or "
+        "`binary_cross_entropy_with_logits`, which does the same), no probability is "
+        "rounded to 1.0 and no clamp cuts the gradient of the most wrong predictions."
+    )
 
 
 # --- Exercise 3: a Jacobian from vector-Jacobian products --------------------------
@@ -146,6 +232,13 @@ def _inplace_clamp(answers: Answers) -> str:
 
 def _f_small(t: torch.Tensor) -> torch.Tensor:
     return torch.stack([t[0] * t[1], t.sin().sum(), t[2] ** 3])
+
+
+_JACOBIAN_SHORTCUTS = [
+    (torch.autograd.functional, "jacobian"),
+    (torch.func, "jacrev"),
+    (torch.func, "jacfwd"),
+]
 
 
 @registry.exercise("jacobian_rows")
@@ -165,10 +258,17 @@ def _jacobian_rows(answers: Answers) -> str:
             torch.tensor([0.5, -1.0, 2.0, 0.3]),
         ),
     ]
+    asks = (
+        "The exercise asks you to build J yourself, one vector-Jacobian product "
+        "(`out.backward(v)` with a one-hot v) per row, not to call a function that "
+        "builds it."
+    )
     for what, f, inp in cases:
         want = torch.autograd.functional.jacobian(f, inp)
         m, n = want.shape
-        got = answers.call("jacobian_from_vjps", f, inp.clone())
+        learner = answers.get("jacobian_from_vjps")
+        with _shortcuts_refused(learner, _JACOBIAN_SHORTCUTS, asks):
+            got = answers.call("jacobian_from_vjps", f, inp.clone())
         if not isinstance(got, torch.Tensor):
             raise NotYet(
                 f"`jacobian_from_vjps` returned {describe(got)} for {what}; want a "
@@ -201,60 +301,129 @@ def _jacobian_rows(answers: Answers) -> str:
     return "Each row is one backward pass with a one-hot v: what `jacobian` does."
 
 
-# --- Exercise 4: gradients accumulate -----------------------------------------------
+# --- Exercise 4: gradient accumulation over micro-batches --------------------------
 
 
-def _neuron_losses(X: torch.Tensor, y: torch.Tensor, lr: float, steps: int) -> list:
-    w = torch.zeros(X.shape[1], 1, requires_grad=True)
-    b = torch.zeros(1, requires_grad=True)
-    optimizer = torch.optim.SGD([w, b], lr=lr)
-    loss_fn = nn.MSELoss()
-    losses = []
-    for _ in range(steps):
-        loss = loss_fn(X @ w + b, y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        losses.append(loss.item())
-    return losses
-
-
-@registry.exercise("zero_grad")
-def _zero_grad(answers: Answers) -> str:
+def _accumulation_case(rows: int) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(1)
-        X = torch.rand(12, 4)
-    y = X.sum(dim=1, keepdim=True)
-    for lr in (0.3, 0.1):
-        want = _neuron_losses(X, y, lr, 30)
-        result = answers.call("train_neuron", X, y, lr, 30)
-        if not isinstance(result, tuple | list) or len(result) != 3:
-            raise NotYet(
-                f"`train_neuron` returned {describe(result)}; it should return "
-                "`w, b, losses` as the starter code does."
-            )
-        losses = result[2]
+        torch.manual_seed(rows)
+        model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+        X, y = torch.randn(rows, 3), torch.randn(rows, 1)
+    return model, X, y
+
+
+def _weighted_grads(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, size: int, weights: list[float]
+) -> list[torch.Tensor]:
+    """The gradients of sum_k weights[k] * (mean loss of micro-batch k)."""
+    loss_fn = nn.MSELoss()
+    pieces = zip(X.split(size), y.split(size), weights)
+    total = sum(weight * loss_fn(model(Xk), yk) for Xk, yk, weight in pieces)
+    return list(torch.autograd.grad(total, list(model.parameters())))
+
+
+def _all_close(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.allclose(x, y, rtol=1e-4, atol=1e-6) for x, y in zip(a, b))
+
+
+@registry.exercise("accumulate_micro_batches")
+def _accumulate_micro_batches(answers: Answers) -> str:
+    loss_fn = nn.MSELoss()
+    for rows, size in ((10, 4), (7, 3)):
+        model, X, y = _accumulation_case(rows)
+        params = list(model.parameters())
+        counts = [len(piece) for piece in X.split(size)]
+        want = _weighted_grads(model, X, y, size, [c / rows for c in counts])
+        per_batch = _weighted_grads(model, X, y, size, [1 / len(counts)] * len(counts))
+        unweighted = _weighted_grads(model, X, y, size, [1.0] * len(counts))
+        with torch.no_grad():
+            want_loss = loss_fn(model(X), y).item()
+        for param in params:  # as if left over from an earlier step
+            param.grad = torch.full_like(param, 0.5)
+        seen: list[int] = []
+        hook = model.register_forward_pre_hook(
+            lambda module, args, seen=seen: seen.append(len(args[0]))
+        )
         try:
-            losses = [float(v) for v in losses]
-        except (TypeError, ValueError):
+            result = answers.call("accumulate_gradients", model, loss_fn, X, y, size)
+        finally:
+            hook.remove()
+        what = f"For {rows} rows in micro-batches of {size} ({counts} rows)"
+        if seen and max(seen) > size:
             raise NotYet(
-                f"`losses` is {describe(losses)}; want a list of floats."
-            ) from None
-        if len(losses) != len(want):
-            raise NotYet(f"30 steps gave {len(losses)} losses; want one per step.")
-        if not all(
-            math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-6) for a, b in zip(losses, want)
-        ):
-            raise NotYet(
-                f"With lr = {lr} the loss after 30 steps is {losses[-1]:.3g}; plain "
-                f"gradient descent gets to {want[-1]:.3g}. Without clearing, step k "
-                "uses the sum of the gradients of steps 1 to k: call "
-                "`optimizer.zero_grad()` in every step, before `backward()`."
+                f"{what}, a forward pass saw {max(seen)} rows. No forward pass may see "
+                f"more than micro_batch_size = {size}: the whole point is that the "
+                "whole batch never goes through the model at once."
             )
-    return f"With lr = 0.3 the loss falls to {want[-1]:.3g} in 30 steps."
+        if sum(seen) != rows:
+            raise NotYet(
+                f"{what}, the forward passes saw {sum(seen)} rows in all; want each "
+                f"of the {rows} rows once."
+            )
+        got = [param.grad for param in params]
+        if any(g is None for g in got):
+            raise NotYet(f"{what}, some `.grad` is None after the call.")
+        if _all_close(got, [g + 0.5 for g in want]):
+            raise NotYet(
+                f"{what}, `.grad` still holds what was there before the call: start "
+                "with `model.zero_grad()`, as the starter code does."
+            )
+        if _all_close(got, per_batch):
+            raise NotYet(
+                f"{what}, each micro-batch's loss counts 1/{len(counts)}, but "
+                f"`loss_fn` already averages over the rows of its micro-batch, and the "
+                f"last one has only {counts[-1]} rows: its rows count more than the "
+                "others. Weight each micro-batch's loss by its share of the rows, "
+                "len(X_micro) / len(X)."
+            )
+        if _all_close(got, unweighted):
+            raise NotYet(
+                f"{what}, `.grad` is the sum of the micro-batches' mean-loss "
+                f"gradients, about {len(counts)} times too large. Weight each "
+                "micro-batch's loss by its share of the rows, len(X_micro) / len(X)."
+            )
+        if not _all_close(got, want):
+            raise NotYet(
+                f"{what}, `.grad` differs from the gradient of the whole batch's mean "
+                "loss. Each micro-batch's loss should count by its share of the rows."
+            )
+        try:
+            got_loss = float(result)
+        except (TypeError, ValueError, RuntimeError):
+            raise NotYet(
+                f"`accumulate_gradients` returned {describe(result)}; want the mean "
+                "loss over the whole batch, a number."
+            ) from None
+        if not math.isclose(got_loss, want_loss, rel_tol=1e-4, abs_tol=1e-6):
+            raise NotYet(
+                f"{what}, the gradients are right, but the returned loss is "
+                f"{got_loss:.4f}; the whole batch's mean loss is {want_loss:.4f}."
+            )
+    return (
+        "A micro-batch of k rows out of N counts k/N: the weighted losses add up to "
+        "the mean over the whole batch, whatever the sizes."
+    )
 
 
 # --- Exercise 5: finite differences --------------------------------------------------
+
+
+_GRADCHECK = sys.modules["torch.autograd.gradcheck"]
+_NUMERICAL_SHORTCUTS = [
+    (_GRADCHECK, "get_numerical_jacobian"),
+    (_GRADCHECK, "get_numerical_jacobian_wrt_specific_input"),
+]
+
+
+def _values_only(w: torch.Tensor) -> None:
+    """Refuse an input that autograd (reverse or forward mode) is tracking."""
+    if w.requires_grad or forward_ad.unpack_dual(w).tangent is not None:
+        raise NotYet(
+            "`numerical_gradient` handed f a tensor that autograd tracks: the "
+            "exercise asks you to estimate the gradient from values of f alone, "
+            "f(t + ε e_i) and f(t - ε e_i), as gradcheck does, not to ask autograd "
+            "for it."
+        )
 
 
 @registry.exercise("finite_differences")
@@ -266,9 +435,16 @@ def _finite_differences(answers: Answers) -> str:
     def f(w: torch.Tensor) -> torch.Tensor:
         return (w**3).sum() + (w.sin() * 2).prod()
 
+    def f_values(w: torch.Tensor) -> torch.Tensor:
+        _values_only(w)
+        return f(w)
+
     tracked = t.clone().requires_grad_()
     (want,) = torch.autograd.grad(f(tracked), tracked)
-    got = answers.call("numerical_gradient", _Named("f", f), t.clone())
+    learner = answers.get("numerical_gradient")
+    asks = "The exercise asks you to write the central differences yourself."
+    with _shortcuts_refused(learner, _NUMERICAL_SHORTCUTS, asks):
+        got = answers.call("numerical_gradient", _Named("f", f_values), t.clone())
     if not isinstance(got, torch.Tensor):
         raise NotYet(
             f"`numerical_gradient` returned {describe(got)}; want a tensor of the "

@@ -4,14 +4,24 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
+from unittest.mock import patch
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from torchprimer.engine import evaluate
-from torchprimer.exercises import Answers, NotYet, Registry, describe, flat_weights
+from torchprimer import engine
+from torchprimer.exercises import (
+    Answers,
+    NotYet,
+    Registry,
+    attempt,
+    describe,
+    flat_weights,
+)
 
 registry = Registry("05")
 check = registry.check
@@ -213,6 +223,32 @@ def _train_step(answers: Answers) -> str:
 # --- Exercise 4: accuracy over every sample -------------------------------------------
 
 
+@contextmanager
+def _without_engine(answers: Answers) -> Iterator[None]:
+    """While the learner's `accuracy` runs, notebook 05's `evaluate` and `predict`
+    raise, whether called from `torchprimer.engine` or imported into the notebook."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise NotYet(
+            "Your `accuracy` calls `evaluate` or `predict` from torchprimer.engine; "
+            "this exercise asks you to write that measurement yourself: "
+            "`model.eval()`, `torch.no_grad()`, and a count of correct samples."
+        )
+
+    originals = (engine.evaluate, engine.predict)
+    namespace = answers._namespace  # the notebook's globals: names bound by imports
+    imported = {
+        name: refuse
+        for name, value in list(namespace.items())
+        if any(value is original for original in originals)
+    }
+    with ExitStack() as stack:
+        stack.enter_context(patch.object(engine, "evaluate", refuse))
+        stack.enter_context(patch.object(engine, "predict", refuse))
+        stack.enter_context(patch.dict(namespace, imported))
+        yield
+
+
 @registry.exercise("accuracy")
 def _accuracy(answers: Answers) -> str:
     model = nn.Sequential(nn.Dropout(p=0.5), nn.Linear(3, 3))
@@ -229,9 +265,10 @@ def _accuracy(answers: Answers) -> str:
     y = torch.tensor([0, 1, 2, 0, 2, 0, 1, 2, 2, 0])  # right 4 of 4, 0 of 4, 2 of 2
     dataloader = DataLoader(TensorDataset(X, y), batch_size=4)
     model.train()
-    result = answers.call_as(
-        "accuracy", "accuracy(model, dataloader, device)", model, dataloader, CPU
-    )
+    with _without_engine(answers):
+        result = answers.call_as(
+            "accuracy", "accuracy(model, dataloader, device)", model, dataloader, CPU
+        )
     if not seen:
         raise NotYet("`accuracy` never called the model on the batches.")
     if any(training for training, _ in seen):
@@ -267,14 +304,16 @@ def _accuracy(answers: Answers) -> str:
     return "eval(), no_grad(), and correct samples divided by samples."
 
 
-# --- Exercise 5: 87 % in three epochs -------------------------------------------------
+# --- Exercise 5: 87 % validation accuracy in three epochs ----------------------------
+
+TARGET = 0.87  # the solution reaches 88.4 to 89.2 % with seeds 0 to 4
 
 
 @registry.exercise("three_epochs")
 def _three_epochs(answers: Answers) -> str:
     history = answers.get("history")
     model = answers.get("model")
-    test_dataloader = answers.get("test_dataloader")
+    splits = answers.get("splits")
     if not isinstance(model, nn.Module) or not isinstance(history, list) or not history:
         raise NotYet(
             "Run the training cell above first: it sets `model` and `history`."
@@ -284,26 +323,37 @@ def _three_epochs(answers: Answers) -> str:
             f"The model trained for {len(history)} epochs; the target is 87 % within "
             "3 epochs. Keep `NUM_EPOCHS = 3` and improve the recipe instead."
         )
-    if len(test_dataloader.dataset) != 10_000:
-        raise NotYet("Measure on all 10,000 test images: `splits['test']`.")
+    if not isinstance(splits, dict) or len(splits.get("val", ())) != 10_000:
+        raise NotYet(
+            "`splits` should be the result of `fashion_mnist_tensors`, with its "
+            "10,000 validation images: run the cells from the top."
+        )
     device = next(model.parameters()).device
-    loss_fn = nn.CrossEntropyLoss()
-    test_accuracy = evaluate(model, test_dataloader, loss_fn, device)["accuracy"]
-    if test_accuracy < 0.87:
-        if test_accuracy < 0.7:
+    val_dataloader = DataLoader(splits["val"], batch_size=1000)
+    val_accuracy = attempt(
+        "evaluating your model on the validation images",
+        engine.evaluate,
+        model,
+        val_dataloader,
+        nn.CrossEntropyLoss(),
+        device,
+    )["accuracy"]
+    if val_accuracy < TARGET:
+        if val_accuracy < 0.7:
             hint = (
-                "SGD at lr=1e-3 hardly moves the weights in three epochs (notebook "
-                "05's ablation). Try AdamW with a learning rate of a few 1e-3 and a "
-                "OneCycleLR schedule over NUM_EPOCHS * steps_per_epoch steps."
+                "After three epochs at SGD's default learning rate the weights have "
+                "hardly moved. Which changes of notebook 05's ablation gained the most?"
             )
         else:
             hint = (
-                "Close. A one-cycle schedule, label smoothing, another learning rate "
-                "or a wider model such as `MLP(hidden_sizes=(256, 128))` can add the "
-                "last points."
+                "Close. Compare your recipe with the rows of notebook 05's ablation, "
+                "and try one change at a time, so that you see what each one buys."
             )
         raise NotYet(
-            f"After {len(history)} epochs the model classifies {test_accuracy:.1%} of "
-            f"the test images correctly; the target is 87 %. {hint}"
+            f"After {len(history)} epochs the model classifies {val_accuracy:.1%} of "
+            f"the validation images correctly; the target is {TARGET:.0%}. {hint}"
         )
-    return f"{test_accuracy:.1%} of the test images after {len(history)} epochs."
+    return (
+        f"{val_accuracy:.1%} of the validation images after {len(history)} epochs. "
+        "Once you settle on a recipe, measure it on the test images, once."
+    )
