@@ -591,7 +591,7 @@ def computation_graph(out: Path) -> None:
     _box(ax, 0.0, 0.8, 3.2, 1.6, "b\nrequires_grad", **param)
     _box(ax, 5.5, 5.0, 2.8, 1.6, "matmul\nx @ w", **op)
     _box(ax, 10.3, 3.0, 2.4, 1.6, "add\n+ b", **op)
-    _box(ax, 14.6, 3.0, 2.2, 1.6, "z\nlogits", face="#FFFFFF", edge=BLUE)
+    _box(ax, 14.6, 3.0, 2.2, 1.6, "z\noutput", face="#FFFFFF", edge=BLUE)
     _box(ax, 14.6, 6.4, 2.2, 1.6, "y\ntarget", **leaf_x)
     _box(ax, 18.4, 3.0, 3.0, 1.6, "loss_fn\n(z, y)", **op)
     _box(ax, 22.0, 3.0, 2.0, 1.6, "loss", face="#F3E8C8", edge=RED)

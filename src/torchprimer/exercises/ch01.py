@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dis
 import itertools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -60,6 +61,32 @@ def _names_in(code: CodeType) -> set[str]:
         if isinstance(const, CodeType):
             names |= _names_in(const)
     return names
+
+
+JUMPS = set(dis.hasjrel) | set(dis.hasjabs)
+
+
+def _has_loop(code: CodeType) -> bool:
+    """Whether ``code``, or a comprehension or function inside it, runs a loop:
+    a ``for`` (FOR_ITER) or a ``while`` (a jump back to an earlier instruction)."""
+    for ins in dis.get_instructions(code):
+        if ins.opname == "FOR_ITER":
+            return True
+        target = ins.argval
+        if ins.opcode in JUMPS and isinstance(target, int) and target <= ins.offset:
+            return True
+    return any(_has_loop(c) for c in code.co_consts if isinstance(c, CodeType))
+
+
+def _refuse_loops(answers: Answers, function: str, instead: str) -> None:
+    """NotYet if the learner's ``function`` contains a ``for``, ``while`` or
+    comprehension: the exercise asks for tensor operations instead."""
+    code = getattr(answers.get(function), "__code__", None)
+    if code is not None and _has_loop(code):
+        raise NotYet(
+            f"`{function}` contains a Python loop (a `for`, a `while` or a "
+            f"comprehension). This exercise asks you to do without one: {instead}"
+        )
 
 
 @contextmanager
@@ -176,6 +203,12 @@ def _no_normaliser(name: str) -> str:
 
 @registry.exercise("standardise")
 def _standardise(answers: Answers) -> str:
+    _refuse_loops(
+        answers,
+        "standardise",
+        "reduce all the columns at once with `X.mean(dim=0, keepdim=True)` and "
+        "`X.std(dim=0, keepdim=True)`, and let broadcasting line them up with X.",
+    )
     X = torch.tensor([[1, 10], [2, 20], [3, 30], [6, 0]])
     result = _call_without(answers, "standardise", (X,), NORMALISERS, _no_normaliser)
     Z = _tensor(result, "standardise")
@@ -236,6 +269,7 @@ def _columns_first(answers: Answers) -> None:
     ]
     for m in cases:
         before = m.clone()
+        want = torch.cat([before[:, j] for j in range(before.shape[1])])
         try:
             flat = _tensor(answers.call("columns_first", m), "columns_first")
         except NotYet as exc:
@@ -245,7 +279,12 @@ def _columns_first(answers: Answers) -> None:
                 "contiguity*)."
             )
             raise NotYet(str(exc) + (hint if "view" in str(exc) else "")) from None
-        want = torch.cat([m[:, j] for j in range(m.shape[1])])
+        if m.shape != before.shape or not torch.equal(m, before):
+            raise NotYet(
+                f"`columns_first` changed the matrix it was given: {before.tolist()} "
+                f"became {m.tolist()}. An in-place method such as `t_()` transposes "
+                "the caller's tensor; `m.T` returns a new view and leaves m alone."
+            )
         if flat.shape != want.shape:
             raise NotYet(
                 f"For a matrix of shape {tuple(m.shape)} the result has shape "
@@ -258,8 +297,6 @@ def _columns_first(answers: Answers) -> None:
                 f"by column gives {want.tolist()}."
                 + (" Yours reads row by row: transpose first." if row_by_row else "")
             )
-        if not torch.equal(m, before):
-            raise NotYet("`columns_first` changed the matrix it was given.")
 
 
 def _grid_after(
@@ -309,9 +346,20 @@ def _predict_views(answers: Answers) -> str:
             "into grid; the clone, the rebound `flat` and the mask-read `picked` are "
             "separate tensors."
         )
-    for beliefs in itertools.product((True, False), repeat=4):
-        if torch.equal(guess, _grid_after(*beliefs)):
-            wrong = [m for m, b, t in zip(MISTAKES, beliefs, TRUTH) if b != t]
+    # Every set of beliefs that explains the guess, fewest mistakes first; name only
+    # the mistakes that all of the simplest explanations share.
+    explanations = sorted(
+        (
+            [i for i, (b, t) in enumerate(zip(beliefs, TRUTH)) if b != t]
+            for beliefs in itertools.product((True, False), repeat=4)
+            if torch.equal(guess, _grid_after(*beliefs))
+        ),
+        key=len,
+    )
+    if explanations:
+        best = [e for e in explanations if len(e) == len(explanations[0])]
+        wrong = [MISTAKES[i] for i in best[0] if all(i in e for e in best)]
+        if wrong:
             raise NotYet(
                 f"Your grid {guess.int().tolist()} misses "
                 + ("this: " if len(wrong) == 1 else "these: ")
@@ -348,6 +396,12 @@ def _pairwise_distances(answers: Answers) -> None:
     a = torch.randn(4, 3, generator=generator)
     b = torch.randn(6, 3, generator=generator)
     want = torch.cdist(a, b)  # before the learner's code runs with it switched off
+    _refuse_loops(
+        answers,
+        "pairwise_distances",
+        "`a.unsqueeze(1) - b.unsqueeze(0)` has shape (N, M, D) and holds every "
+        "difference at once.",
+    )
     result = _call_without(
         answers, "pairwise_distances", (a, b), DISTANCE_FUNCTIONS, _no_cdist
     )
@@ -396,6 +450,12 @@ def _true_class_scores(answers: Answers) -> None:
         ]
     )
     y = torch.tensor([2, 0, 1, 3, 2])  # the true class is often not the largest
+    _refuse_loops(
+        answers,
+        "true_class_scores",
+        "`scores.gather(1, y.unsqueeze(1))` or `scores[torch.arange(len(y)), y]` "
+        "picks all the entries at once.",
+    )
     before = scores.clone()
     try:
         result = _call_without(
@@ -411,10 +471,27 @@ def _true_class_scores(answers: Answers) -> None:
         raise NotYet(text + (hint if same_ndim else "")) from None
     picked = _tensor(result, "true_class_scores")
     want = scores[torch.arange(len(y)), y]
-    if tuple(picked.shape) == (5, 1):
+    gather_hint = (
+        "For `gather` along dim 1, out[i][j] is scores[i][index[i][j]]: the index is "
+        "`y.unsqueeze(1)`."
+    )
+    if picked.numel() == 5 and tuple(picked.shape) != (5,):
+        values = picked.flatten()
+        if torch.equal(values, scores.max(dim=1).values):
+            raise NotYet(
+                "These are each row's largest scores, not the scores of the true "
+                "classes in `y`."
+            )
+        if not torch.equal(values, want):
+            raise NotYet(
+                f"The result has shape {tuple(picked.shape)} and holds "
+                f"{values.tolist()}, but scores[i, y[i]] gives {want.tolist()}. "
+                + gather_hint
+            )
         raise NotYet(
-            "The result has shape (5, 1), the shape of the index you gathered with; "
-            "drop the size-1 dimension with `.squeeze(1)` to get shape (5,)."
+            f"The values are right, but the result has shape {tuple(picked.shape)}, "
+            "the shape of the index you gathered with; drop the size-1 dimension "
+            "with `.squeeze(1)` to get shape (5,)."
         )
     if tuple(picked.shape) == (5, 5):
         raise NotYet(
@@ -435,8 +512,7 @@ def _true_class_scores(answers: Answers) -> None:
     if not torch.equal(picked, want):
         raise NotYet(
             f"The result is {picked.tolist()}, but scores[i, y[i]] gives "
-            f"{want.tolist()}. For `gather` along dim 1, out[i][j] is "
-            "scores[i][index[i][j]]: the index is `y.unsqueeze(1)`."
+            f"{want.tolist()}. " + gather_hint
         )
     if not torch.equal(scores, before):
         raise NotYet("`true_class_scores` changed the scores it was given.")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,14 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
-from torchprimer.exercises import Answers, NotYet, Registry, attempt, describe
+from torchprimer.exercises import (
+    Answers,
+    NotYet,
+    Registry,
+    attempt,
+    describe,
+    whole_number,
+)
 
 registry = Registry("02")
 check = registry.check
@@ -64,10 +72,36 @@ def _class_index(label: Any, name: str, index: int) -> int:
     )
 
 
+def _scaling_problem(image: torch.Tensor, images: torch.Tensor, index: int) -> str:
+    """Why ``image`` is not ``images[index]`` as float32 in [0, 1]."""
+    pixels = images[index].unsqueeze(0).float()
+    want = pixels / 255
+    for other in range(len(images)):
+        if other != index and torch.allclose(image, images[other] / 255, atol=1e-5):
+            return (
+                f"The image of `dataset[{index}]` is `images[{other}]` scaled to 0..1: "
+                "`__getitem__` should use its `index`."
+            )
+    if torch.allclose(image, pixels, atol=1e-3):
+        return "The pixels are still 0..255; scale them to 0..1 (divide by 255)."
+    if torch.allclose(image, pixels / 256, atol=1e-5):
+        return (
+            "The pixels are divided by 256; the largest uint8 value is 255, so divide "
+            "by 255 to map 0..255 onto 0..1."
+        )
+    return (
+        f"The image of `dataset[{index}]` has values from {image.min():.3f} to "
+        f"{image.max():.3f}; `images[{index}] / 255` runs from {want.min():.3f} to "
+        f"{want.max():.3f}. Scale every image the same way, by 255 (not by its own "
+        "maximum or range), so that a pixel value means the same in every image."
+    )
+
+
 @registry.exercise("tensor_dataset")
 def _tensor_dataset(answers: Answers) -> str:
     generator = torch.Generator().manual_seed(0)
-    images = torch.randint(0, 256, (7, 5, 6), dtype=torch.uint8, generator=generator)
+    # pixels 20..200, so that dividing by the image's max or range differs from / 255
+    images = torch.randint(20, 201, (7, 5, 6), dtype=torch.uint8, generator=generator)
     labels = torch.tensor([3, 1, 4, 1, 5, 9, 2])
     dataset = answers.call("TensorImageDataset", images, labels)
     _length(dataset, "dataset", 7)
@@ -85,14 +119,8 @@ def _tensor_dataset(answers: Answers) -> str:
             f"{tuple(image.shape)}; it should be (1, 5, 6): one channel first, then "
             "height and width (`unsqueeze(0)` adds the channel dimension)."
         )
-    want = images[3].unsqueeze(0) / 255
-    if torch.allclose(image, want * 255, atol=1e-4):
-        raise NotYet("The pixels are still 0..255; scale them to 0..1 (divide by 255).")
-    if not torch.allclose(image, want, atol=1e-5):
-        raise NotYet(
-            "The image of `dataset[3]` is not `images[3]` scaled to 0..1: does "
-            "`__getitem__` use its `index`?"
-        )
+    if not torch.allclose(image, images[3].unsqueeze(0) / 255, atol=1e-5):
+        raise NotYet(_scaling_problem(image, images, 3))
     if _class_index(label, "dataset", 3) != 1:
         raise NotYet(f"`dataset[3]` has label {int(label)}; `labels[3]` is 1.")
     flipped = answers.call(
@@ -155,7 +183,8 @@ def _fix_dtypes(answers: Answers) -> str:
 
 @registry.exercise("predict_batches")
 def _predict_batches(answers: Answers) -> str:
-    num_batches = answers.get("predicted_num_batches")
+    name = "predicted_num_batches"
+    num_batches = whole_number(answers.get(name), name)
     if num_batches != 234:
         extra = (
             "60000 / 256 is 234.4: a 235th batch would hold the last 96 images, but "
@@ -196,9 +225,12 @@ def _as_shape(value: Any, name: str) -> tuple[int, ...]:
 
 
 def _normalize_images() -> tuple[torch.Tensor, list[int], list[int]]:
-    """uint8 images (12, 4, 5): dark training images, bright validation images."""
+    """uint8 images (12, 4, 5): dark training images, half of them darker than the
+    others (so that the mean of per-image stds is far from the std of all pixels),
+    and bright validation images."""
     generator = torch.Generator().manual_seed(0)
-    dark = torch.randint(0, 120, (8, 4, 5), generator=generator)
+    darker = torch.randint(0, 60, (4, 4, 5), generator=generator)
+    dark = torch.cat([darker, torch.randint(60, 120, (4, 4, 5), generator=generator)])
     bright = torch.randint(130, 256, (4, 4, 5), generator=generator)
     order = torch.randperm(12, generator=generator)
     images = torch.empty(12, 4, 5, dtype=torch.uint8)
@@ -247,6 +279,14 @@ def _training_normalize(answers: Answers) -> str:
             "Your mean and std are on the 0..255 scale of the uint8 pixels, but the "
             "transform gets images in [0, 1]: divide the pixels by 255 first."
         )
+    per_image_std = train_pixels.flatten(1).std(dim=1).mean()
+    if normalized(train_pixels.mean(), per_image_std):
+        raise NotYet(
+            "Your std is the mean of the training images' own stds. When images "
+            "differ in brightness, the pixels spread more around the common mean "
+            "than around each image's mean: take one std over all training pixels "
+            "together."
+        )
     train = out[train_indices]
     raise NotYet(
         f"After your transform the training images have mean {train.mean():.3f} and "
@@ -261,8 +301,11 @@ def _items(part: Any, name: str) -> list[int]:
     return [int(attempt(f"{name}[{i}]", part.__getitem__, i)) for i in range(length)]
 
 
-def _split(answers: Answers, seed: int) -> tuple[list[int], list[int]]:
-    parts = answers.call("split_dataset", _Numbers(100), 20, seed)
+def _split(
+    answers: Answers, seed: int, n: int = 100, val_size: int = 20
+) -> tuple[list[int], list[int]]:
+    shown = f"split_dataset(<{n} samples>, val_size={val_size}, seed={seed})"
+    parts = answers.call_as("split_dataset", shown, _Numbers(n), val_size, seed)
     if not isinstance(parts, tuple | list) or len(parts) != 2:
         raise NotYet(
             f"`split_dataset` returned {describe(parts)}; return a pair "
@@ -271,16 +314,37 @@ def _split(answers: Answers, seed: int) -> tuple[list[int], list[int]]:
     return _items(parts[0], "train_data"), _items(parts[1], "val_data")
 
 
+def _numpy_state_equal(before: tuple, after: tuple) -> bool:
+    return all(
+        np.array_equal(a, b) if isinstance(a, np.ndarray) else a == b
+        for a, b in zip(before, after, strict=True)
+    )
+
+
 @registry.exercise("clean_split")
 def _clean_split(answers: Answers) -> str:
-    with torch.random.fork_rng(devices=[]):  # leave the notebook's random state as is
-        torch.manual_seed(123)
-        state = torch.get_rng_state()
-        train, val = _split(answers, 0)
-        touched = not torch.equal(state, torch.get_rng_state())
-        torch.rand(3)  # other code draws random numbers
-        train_again, val_again = _split(answers, 0)
-        other_train, _ = _split(answers, 1)
+    numpy_saved, python_saved = np.random.get_state(), random.getstate()
+    try:
+        with torch.random.fork_rng(devices=[]):  # leave the notebook's state as is
+            torch.manual_seed(123)
+            np.random.seed(123)
+            random.seed(123)
+            torch_state, numpy_state = torch.get_rng_state(), np.random.get_state()
+            python_state = random.getstate()
+            train, val = _split(answers, 0)
+            touched = [
+                not torch.equal(torch_state, torch.get_rng_state()),
+                not _numpy_state_equal(numpy_state, np.random.get_state()),
+                python_state != random.getstate(),
+            ]
+            again = _split(answers, 0)
+            torch.rand(3)  # other code draws random numbers
+            later = _split(answers, 0)
+            others = [_split(answers, seed)[1] for seed in range(1, 6)]
+            bigger_train, bigger_val = _split(answers, 0, n=90, val_size=30)
+    finally:
+        np.random.set_state(numpy_saved)
+        random.setstate(python_saved)
     if (len(train), len(val)) == (20, 80):
         raise NotYet(
             "The parts come in the wrong order: return `(train_data, val_data)`, "
@@ -301,22 +365,59 @@ def _clean_split(answers: Answers) -> str:
         )
     if sorted(train + val) != list(range(100)):
         raise NotYet("Together the two parts should hold every sample exactly once.")
-    if val == list(range(80, 100)) or val == list(range(20)):
-        raise NotYet("The validation part is not random: shuffle before splitting.")
-    if (train, val) != (train_again, val_again):
+    if len({b - a for a, b in zip(sorted(val), sorted(val)[1:])}) == 1:
+        raise NotYet(
+            f"The validation samples are evenly spaced ({sorted(val)[:3]}...), not "
+            "random: shuffle the indices with a seeded generator before splitting."
+        )
+    if (len(bigger_train), len(bigger_val)) != (60, 30):
+        raise NotYet(
+            f"With 90 samples and val_size=30 the parts have {len(bigger_train)} and "
+            f"{len(bigger_val)} samples; want 60 and 30: hold out `val_size` "
+            "samples, whatever the length of the dataset."
+        )
+    if again != (train, val) and touched[0]:
+        raise NotYet(
+            "Two calls with the same seed give different splits: the order comes from "
+            "torch's global random state, which moves on with every draw. Pass "
+            "`random_split` (or `randperm`) a generator seeded with `seed`."
+        )
+    if again != (train, val):
+        raise NotYet(
+            "Two calls with the same seed, one right after the other, give different "
+            "splits: a generator made once, outside `split_dataset`, draws on from "
+            "call to call. Make a new generator seeded with `seed` at every call."
+        )
+    if later != (train, val):
         raise NotYet(
             "The same seed gives different splits when other code draws random "
             "numbers in between: draw the order from a generator seeded with `seed`."
         )
-    if other_train == train:
-        raise NotYet("Seeds 0 and 1 give the same split: use the `seed` argument.")
-    if touched:
+    for seed, other_val in enumerate(others, start=1):
+        if set(other_val) == set(val):
+            raise NotYet(
+                f"Seeds 0 and {seed} give the same split: seed the generator with "
+                "the `seed` argument."
+            )
+    if len({frozenset(part) for part in others}) < len(others):
         raise NotYet(
-            "The split is right, but `split_dataset` changes the global random "
-            "state, and with it every later random draw (initial weights, "
-            "shuffling). Pass a `torch.Generator` instead of calling "
-            "`torch.manual_seed`."
+            "Seeds 1 to 5 do not give 5 different splits: seed the generator with "
+            "the `seed` argument."
         )
+    where = [
+        "torch's global random state (as `torch.manual_seed` does), and with it "
+        "every later random draw (initial weights, shuffling)",
+        "NumPy's global random state (as `np.random.seed` does), and with it every "
+        "later `np.random` draw",
+        "the state of Python's `random` module (as `random.seed` does), and with it "
+        "every later `random` draw",
+    ]
+    for changed, state in zip(touched, where, strict=True):
+        if changed:
+            raise NotYet(
+                f"The split is right, but `split_dataset` changes {state}. Draw the "
+                "order from a `torch.Generator` seeded with `seed` instead."
+            )
     return "Disjoint, complete, and the same for the same seed."
 
 

@@ -3,14 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from typing import Any
-from unittest.mock import patch
 
 import torch
-import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from torchprimer.exercises import (
     Answers,
@@ -19,6 +16,7 @@ from torchprimer.exercises import (
     attempt,
     describe,
     parameter_count,
+    whole_number,
 )
 from torchprimer.models import MLP
 
@@ -38,17 +36,9 @@ def _module(model: Any, name: str) -> nn.Module:
     return model
 
 
-def _int(value: Any, name: str) -> int:
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        value = value.item()
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise NotYet(f"`{name}` should be a whole number, not {describe(value)}.")
-    return int(value)
-
-
 @registry.exercise("predict_parameters")
 def _predict_parameters(answers: Answers) -> str:
-    count = _int(answers.get("predicted_num_params"), "predicted_num_params")
+    count = whole_number(answers.get("predicted_num_params"), "predicted_num_params")
     weights = 784 * 64 + 64 * 64 + 64 * 10
     biases = 64 + 10
     hints = {
@@ -89,8 +79,32 @@ def _predict_parameters(answers: Answers) -> str:
     return "50,240 + 4,096 + 650 = 54,986 parameters; the weight is (out, in)."
 
 
+def _small_mlp_class(answers: Answers) -> None:
+    cls = answers.get("SmallMLP")
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        raise NotYet(
+            f"`SmallMLP` is a {type(cls).__name__}; it should be a class that "
+            "subclasses `nn.Module`: `class SmallMLP(nn.Module):`."
+        )
+
+
+def _linear_pair(model: nn.Module) -> tuple[nn.Linear, nn.Linear]:
+    """The Linear(12, 5) and the Linear(5, 3) of SmallMLP(12, 5, 3)."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    sizes = sorted((m.in_features, m.out_features) for m in linears)
+    if sizes != [(5, 3), (12, 5)]:
+        raise NotYet(
+            f"`SmallMLP(12, 5, 3)` holds the `nn.Linear` layers {sizes} (in, out); "
+            "want two: (12, 5), then (5, 3)."
+        )
+    first = next(m for m in linears if m.in_features == 12)
+    last = next(m for m in linears if m.in_features == 5)
+    return first, last
+
+
 @registry.exercise("small_mlp")
 def _small_mlp(answers: Answers) -> str:
+    _small_mlp_class(answers)
     with torch.random.fork_rng(devices=[]):  # the same weights on every run
         torch.manual_seed(0)
         model = answers.call("SmallMLP", 12, 5, 3)
@@ -108,8 +122,9 @@ def _small_mlp(answers: Answers) -> str:
             f"`SmallMLP(12, 5, 3)` has {found} parameters; Flatten, Linear(12, 5), "
             f"ReLU, Linear(5, 3) have {expected}."
         )
+    first, last = _linear_pair(model)
     try:
-        logits = attempt("SmallMLP(12, 5, 3)(X)", model, X)
+        logits = attempt("SmallMLP(12, 5, 3)(X)", model, X.clone())
     except NotYet as exc:
         raise NotYet(f"{exc} (X has shape (64, 1, 3, 4).)") from None
     if not isinstance(logits, torch.Tensor) or tuple(logits.shape) != (64, 3):
@@ -117,59 +132,82 @@ def _small_mlp(answers: Answers) -> str:
             f"For X of shape (64, 1, 3, 4) the model returns {describe(logits)}; "
             "want logits of shape (64, 3): flatten each example to 12 numbers first."
         )
-    if torch.allclose(logits.sum(dim=1), torch.ones(64)):
-        raise NotYet(
-            "Every row of the output sums to 1: `forward` returns probabilities. "
-            "Return the logits, without a softmax (`nn.CrossEntropyLoss` applies "
-            "`log_softmax` itself)."
-        )
-    if (logits >= 0).all() and (logits == 0).any():
-        raise NotYet(
-            "No logit is negative: is there a ReLU after the last layer? Logits are "
-            "raw scores, any real numbers."
-        )
+    logits = logits.detach().double()
     with torch.no_grad():
-        a, b = X[:32], X[32:]
-        gap = model(a) + model(b) - model(a + b) - model(torch.zeros_like(a))
-    if gap.abs().max() < 1e-5:
-        raise NotYet(
-            "The model is a linear (affine) function of its input: put an `nn.ReLU` "
-            "between the two `nn.Linear` layers."
+        hidden = first(X.flatten(1))
+        want = last(torch.relu(hidden)).double()
+        wrong = {
+            "softmax": torch.softmax(want, dim=1),
+            "sigmoid": torch.sigmoid(want),
+            "ReLU after the last layer": torch.relu(want),
+            "tanh": last(torch.tanh(hidden)).double(),
+            "ReLU before the first layer": last(
+                torch.relu(first(torch.relu(X.flatten(1))))
+            ).double(),
+            "no ReLU": last(hidden).double(),
+        }
+    hints = {
+        "softmax": "Every row of the output sums to 1: `forward` returns "
+        "probabilities. Return the logits, without a softmax (`nn.CrossEntropyLoss` "
+        "applies `log_softmax` itself).",
+        "sigmoid": "The output went through a sigmoid. Return the logits as the last "
+        "`nn.Linear` gives them: raw scores, any real numbers.",
+        "ReLU after the last layer": "No logit is negative: is there a ReLU after the "
+        "last layer? Logits are raw scores, any real numbers.",
+        "tanh": "The hidden layer uses tanh; the exercise asks for `nn.ReLU`.",
+        "ReLU before the first layer": "The ReLU comes before the first `nn.Linear`: "
+        "it belongs between the two `nn.Linear` layers.",
+        "no ReLU": "The model is a linear (affine) function of its input: put an "
+        "`nn.ReLU` between the two `nn.Linear` layers.",
+    }
+    if not torch.allclose(logits, want, atol=1e-5):
+        mistake = next(
+            (k for k, v in wrong.items() if torch.allclose(logits, v, atol=1e-5)), None
         )
-    count = _int(answers.call("count_parameters", model), "count_parameters(model)")
+        raise NotYet(
+            hints[mistake]
+            if mistake
+            else "For X of shape (64, 1, 3, 4) the output is not "
+            "Linear(5, 3)(ReLU(Linear(12, 5)(X flattened))), computed with the "
+            "model's own layers: Flatten, Linear, ReLU, Linear, in that order, and "
+            "nothing else."
+        )
+    count = whole_number(
+        answers.call("count_parameters", model), "count_parameters(model)"
+    )
     if count != expected:
         raise NotYet(
             f"`count_parameters(SmallMLP(12, 5, 3))` is {count}; want {expected}. "
             "Add up `param.numel()` over `model.parameters()`."
         )
-    mlp = _int(answers.call("count_parameters", MLP()), "count_parameters(MLP())")
+    mlp = whole_number(
+        answers.call("count_parameters", MLP()), "count_parameters(MLP())"
+    )
     if mlp != 111_146:
         raise NotYet(f"`count_parameters(MLP())` is {mlp}; want 111,146.")
     default = parameter_count(_module(answers.call("SmallMLP"), "SmallMLP()"))
     return f"SmallMLP() has {default:,} parameters, MLP() 111,146."
 
 
-_MEAN, _STD = (0.5, 0.4, 0.3), (0.2, 0.25, 0.5)
-
-
 @registry.exercise("buffers")
 def _buffers(answers: Answers) -> str:
-    shown = "Standardize(mean=(0.5, 0.4, 0.3), std=(0.2, 0.25, 0.5))"
-    layer = _module(answers.call_as("Standardize", shown, _MEAN, _STD), shown)
+    shown = "Standardize(3)"
+    layer = _module(answers.call_as("Standardize", shown, 3), shown)
     params = [name for name, _ in layer.named_parameters()]
     if params:
         raise NotYet(
-            f"`{shown}` has parameters {params}: an optimizer would train the "
-            "constants. Keep them out of `parameters()`: register them with "
+            f"`{shown}` has parameters {params}: `parameters()` would hand the "
+            "constants to an optimizer. Keep them out of it: register them with "
             "`self.register_buffer(name, tensor)`."
         )
     buffers = dict(layer.named_buffers())
     if not {"mean", "std"} <= set(buffers):
         found = f"the buffers {sorted(buffers)}" if buffers else "no buffers"
         raise NotYet(
-            f"`{shown}` has {found}; want `mean` and `std`. A plain tensor attribute "
-            "is not tracked by the module: register each one with "
-            "`self.register_buffer(name, tensor)`."
+            f"A new `{shown}` has {found}; want `mean` and `std`. A plain tensor "
+            "attribute is not tracked by the module: in `__init__`, register each "
+            "one with `self.register_buffer(name, tensor)`, so that a new module "
+            "has them too, ready to load saved values."
         )
     saved = set(layer.state_dict())
     if not {"mean", "std"} <= saved:
@@ -180,55 +218,92 @@ def _buffers(answers: Answers) -> str:
     shapes = {name: tuple(buffers[name].shape) for name in ("mean", "std")}
     if set(shapes.values()) != {(3, 1, 1)}:
         raise NotYet(
-            f"The buffers have the shapes {shapes}; keep the (C, 1, 1) shape that "
-            "`__init__` makes, so that they broadcast over (N, C, H, W)."
+            f"The buffers of `{shown}` have the shapes {shapes}; keep the (C, 1, 1) "
+            "shape, so that they broadcast over (N, C, H, W)."
         )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
+        images = torch.rand(50, 3, 4, 4) * torch.tensor([1.0, 2.0, 4.0]).view(-1, 1, 1)
         X = torch.rand(2, 3, 4, 4)
-    mean = torch.tensor(_MEAN).view(-1, 1, 1)
-    std = torch.tensor(_STD).view(-1, 1, 1)
-    out = attempt(f"{shown}(X)", layer, X)
-    if not isinstance(out, torch.Tensor) or not torch.allclose(out, (X - mean) / std):
+    mean = images.double().mean(dim=(0, 2, 3)).view(-1, 1, 1)
+    std = images.double().std(dim=(0, 2, 3)).view(-1, 1, 1)
+    attempt(f"{shown}.fit(images)", layer.fit, images)
+    out = attempt(f"{shown}(X)", layer, X.clone())
+    if not isinstance(out, torch.Tensor) or not torch.allclose(
+        out.double(), (X.double() - mean) / std, atol=1e-5
+    ):
         raise NotYet(
-            f"For X of shape (2, 3, 4, 4) the layer returns {describe(out)}, not "
-            "(X - mean) / std channel by channel."
+            f"After `fit(images)`, for X of shape (2, 3, 4, 4) the layer returns "
+            f"{describe(out)}, not (X - mean) / std channel by channel with the "
+            "statistics of `images`."
+        )
+    fresh = _module(answers.call_as("Standardize", shown, 3), shown)
+    attempt(
+        "new.load_state_dict(fitted.state_dict())",
+        fresh.load_state_dict,
+        layer.state_dict(),
+    )
+    loaded = attempt(f"{shown}(X) after load_state_dict", fresh, X.clone())
+    if not torch.allclose(loaded.double(), out.double(), atol=1e-5):
+        raise NotYet(
+            "A new `Standardize(3)` that loads the fitted one's `state_dict()` "
+            "computes something else: `forward` should use `self.mean` and `self.std`."
+        )
+    fresh.mean = torch.zeros(3, 1, 1)  # a tensor assigned to a buffer's name
+    fresh.std = torch.full((3, 1, 1), 2.0)
+    out = attempt(f"{shown}(X) with new buffer values", fresh, X.clone())
+    if not torch.allclose(out.double(), X.double() / 2, atol=1e-5):
+        raise NotYet(
+            "Given new values in the buffers `mean` and `std`, the layer still "
+            "computes the old output: `forward` should use `self.mean` and "
+            "`self.std`, not copies kept elsewhere."
         )
     attempt("layer.to(torch.float64)", layer.to, torch.float64)
     moved = {name: buffer.dtype for name, buffer in layer.named_buffers()}
     if moved.get("mean") != torch.float64 or moved.get("std") != torch.float64:
         raise NotYet(f"After `.to(torch.float64)` the buffers are {moved}.")
     out = attempt(f"{shown}(X.double())", layer, X.double())
-    if out.dtype != torch.float64:
+    if not isinstance(out, torch.Tensor) or out.dtype != torch.float64:
         raise NotYet("After `.to(torch.float64)` the output is not float64.")
-    return "`mean` and `std` move with `.to()` and are saved, but never trained."
+    return (
+        "`mean` and `std` are saved, loaded and moved with the module, never "
+        "trained; `fit` can assign new tensors to them and they stay buffers."
+    )
 
 
 _BUILT_IN = "this exercise asks you to write the leaky ReLU with tensor operations"
+_REFUSED = {
+    torch.ops.aten.prelu,
+    torch.ops.aten._prelu_kernel,
+    torch.ops.aten.leaky_relu,
+    torch.ops.aten.leaky_relu_,
+    torch.ops.aten.rrelu_with_noise,
+    torch.ops.aten.rrelu_with_noise_,
+}
 
 
-@contextmanager
-def _without_built_in_prelu() -> Iterator[None]:
-    """While the learner's layer runs, PyTorch's PReLU and leaky ReLU raise."""
+class _WithoutBuiltInPReLU(TorchDispatchMode):
+    """While the learner's layer runs, PyTorch's PReLU and leaky ReLU raise, however
+    they are reached (nn.PReLU, F.prelu, torch.ops.aten..., F.leaky_relu, F.rrelu)."""
 
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise NotYet(
-            f"Your layer calls PyTorch's own PReLU or leaky ReLU; {_BUILT_IN} "
-            "(`torch.clamp`, `torch.where`, arithmetic)."
-        )
+    def __torch_dispatch__(
+        self,
+        func: Any,
+        types: Any,
+        args: tuple[Any, ...] = (),
+        kwargs: dict[str, Any] | None = None,
+    ) -> Any:
+        if func.overloadpacket in _REFUSED:
+            raise NotYet(
+                f"Your layer calls PyTorch's own PReLU or leaky ReLU; {_BUILT_IN} "
+                "(`torch.clamp`, `torch.where`, arithmetic)."
+            )
+        return func(*args, **(kwargs or {}))
 
-    targets = [
-        (F, "prelu"),
-        (F, "leaky_relu"),
-        (torch, "prelu"),
-        (torch.Tensor, "prelu"),
-        (nn.PReLU, "forward"),
-        (nn.LeakyReLU, "forward"),
-    ]
-    with ExitStack() as stack:
-        for owner, name in targets:
-            stack.enter_context(patch.object(owner, name, refuse))
-        yield
+
+def _rounded(values: torch.Tensor) -> list[Any]:
+    """A tensor's values rounded to 3 decimals, for a message."""
+    return torch.round(values.detach().double(), decimals=3).tolist()
 
 
 @registry.exercise("learnable_slope")
@@ -268,36 +343,40 @@ def _learnable_slope(answers: Answers) -> str:
         slope.copy_(torch.tensor([0.1, 0.2, 0.3]))
     X = torch.tensor([[-2.0, 1.0, -1.0], [3.0, -4.0, 0.5], [-1.0, -1.0, -1.0]])
     want = torch.where(X > 0, X, torch.tensor([0.1, 0.2, 0.3]) * X)
-    with _without_built_in_prelu():
-        out = attempt("layer(X)", layer, X)
+    with _WithoutBuiltInPReLU():
+        out = attempt("layer(X)", layer, X.clone())
     if not isinstance(out, torch.Tensor) or tuple(out.shape) != (3, 3):
         raise NotYet(
             f"For X of shape (3, 3) the layer returns {describe(out)}; want the "
             "same shape as X."
         )
+    found = out.detach().float()
     if torch.allclose(
-        out, torch.where(X > 0, X, torch.tensor([[0.1], [0.2], [0.3]]) * X)
+        found, torch.where(X > 0, X, torch.tensor([[0.1], [0.2], [0.3]]) * X)
     ):
         raise NotYet(
             "Each *row* got its own slope: the features are the last dimension, and a "
             "(num_features,) slope broadcasts along it as it is."
         )
-    if not torch.allclose(out, want):
+    if not torch.allclose(found, want):
         raise NotYet(
             f"With slopes (0.1, 0.2, 0.3) the layer maps {X.tolist()} to "
-            f"{[[round(v, 3) for v in row] for row in out.tolist()]}; want "
-            f"{want.tolist()}: x where x > 0, slope * x elsewhere."
+            f"{_rounded(found)}; want {_rounded(want)}: x where x > 0, slope * x "
+            "elsewhere."
         )
     if out.requires_grad:
-        out.sum().backward()
+        attempt("layer(X).sum().backward()", out.sum().backward)
     if slope.grad is None:
         raise NotYet(
             "No gradient reached `slope`: compute the output from `self.slope` "
             "without `.detach()`, `.item()` or `torch.no_grad()`."
         )
     grad = torch.clamp(X, max=0).sum(dim=0)
-    if not torch.allclose(slope.grad, grad):
-        raise NotYet(f"`slope.grad` is {slope.grad.tolist()}; want {grad.tolist()}.")
+    if not torch.allclose(slope.grad.float(), grad):
+        raise NotYet(
+            f"`slope.grad` is {_rounded(slope.grad)}; want {_rounded(grad)}, the sum "
+            "over the batch of min(0, x) for each feature."
+        )
     model = nn.Sequential(nn.Linear(4, 3), layer, nn.Linear(3, 2))
     count = parameter_count(model)
     return (

@@ -158,11 +158,13 @@ def _bce_case(
         loss.reshape(()).backward()
     except RuntimeError as exc:
         first = str(exc).splitlines()[0].split(". Hint")[0]
+        if "inplace operation" not in first:
+            raise NotYet(f"backward() fails: {first}.") from None
         raise NotYet(
-            f"backward() fails: {first}. `sigmoid` saved its output `p` for the "
-            "backward pass, and `clamp_` changed `p` in place. An out-of-place clamp "
-            "would make backward() run: look at what it does to the gradient at "
-            "z = 30 before you settle for it."
+            f"backward() fails: {first}. A tensor that autograd saved for the "
+            "backward pass was changed in place: `sigmoid` saves its output `p`, and "
+            "`clamp_` changes `p`. An out-of-place clamp would make backward() run: "
+            "look at what it does to the gradient at z = 30 before you settle for it."
         ) from None
     if z.grad is None:
         raise NotYet("backward() runs, but z.grad stays None.")
@@ -172,6 +174,11 @@ def _bce_case(
 @registry.exercise("bce_keeps_gradient")
 def _bce_keeps_gradient(answers: Answers) -> str:
     shown = "binary_cross_entropy_with_logits"
+    from_z = (
+        "Compute the logs from the logits themselves: log σ(z) = "
+        "`nn.functional.logsigmoid(z)`, log(1 - σ(z)) = `logsigmoid(-z)` (or use "
+        f"`nn.functional.{shown}`)."
+    )
     for z_values, y_values in (
         ([2.0, -1.0, 0.5, -3.0], [1.0, 0.0, 0.0, 1.0]),
         ([30.0, 100.0, -100.0], [0.0, 0.0, 1.0]),
@@ -180,51 +187,68 @@ def _bce_keeps_gradient(answers: Answers) -> str:
         z, y = torch.tensor(z_values, dtype=torch.float64), torch.tensor(y_values)
         want = nn.functional.binary_cross_entropy_with_logits(z, y.double())
         want_grad = (torch.sigmoid(z) - y) / len(y)
+        what = f"For z = {z_values} and y = {y_values}"
         if not torch.isfinite(loss):
+            alone = _non_finite_alone(answers, z_values, y_values)
             raise NotYet(
-                f"For z = {z_values} and y = {y_values} the loss is {loss.item()}: "
-                "sigmoid(30) rounds to 1.0 in float32, and log(1 - 1) = -inf. Compute "
-                "the logs from z itself: log σ(z) = `nn.functional.logsigmoid(z)`, "
-                "log(1 - σ(z)) = `logsigmoid(-z)`."
+                f"{what} the loss is {loss.item()}{alone}: somewhere a value "
+                "overflowed or a log got 0. In float32, exp(z) overflows to inf above "
+                "z ≈ 88.7; σ(z) rounds to exactly 1.0 from z ≈ 17, so log(1 - σ(z)) "
+                f"= log 0 = -inf, and to 0.0 far below 0, so log σ(z) = -inf. {from_z}"
+            )
+        if not torch.isfinite(grad).all():
+            raise NotYet(
+                f"{what} the loss is finite, but z.grad is {grad.tolist()}: a "
+                f"backward step divided by 0 or by inf. {from_z}"
             )
         loss_ok = math.isclose(loss.item(), want.item(), rel_tol=1e-4, abs_tol=1e-5)
         grad_ok = torch.allclose(grad, want_grad, rtol=1e-4, atol=1e-5)
         if loss_ok and grad_ok:
             continue
-        if not loss_ok and len(y_values) == 4:
-            raise NotYet(
-                f"For z = {z_values} and y = {y_values} the loss is "
-                f"{loss.item():.4f}; binary cross-entropy ({shown}) gives "
-                f"{want.item():.4f}."
-            )
+        got_grad = [round(g, 4) for g in grad.tolist()]
+        want_text = [round(g, 4) for g in want_grad.tolist()]
         if len(y_values) == 4:
             raise NotYet(
-                "backward() runs, but z.grad is not (sigmoid(z) - y) / N, the "
-                "gradient of binary cross-entropy."
+                f"{what} the loss is {loss.item():.4f} (want {want.item():.4f}, what "
+                f"{shown} gives) and z.grad is {got_grad} (want (σ(z) - y) / N = "
+                f"{want_text})."
             )
         if (grad.abs() < 1e-6).any():
             raise NotYet(
-                f"For z = {z_values} and y = {y_values} the loss is "
-                f"{loss.item():.2f}, not {want.item():.2f}, and z.grad is "
-                f"{[round(g, 4) for g in grad.tolist()]} instead of about "
-                "[0.33, 0.33, -0.33]: where `clamp` clips, it passes no gradient "
-                "back, so the predictions that are most wrong learn nothing. Don't "
-                "compute sigmoid(z) and then its log: compute log σ(z) from z "
-                "itself with `nn.functional.logsigmoid(z)`, and log(1 - σ(z)) as "
-                f"`logsigmoid(-z)` (or use `nn.functional.{shown}`)."
+                f"{what} the loss is {loss.item():.2f}, not {want.item():.2f}, and "
+                f"z.grad is {got_grad} instead of about {want_text}: no gradient "
+                "reaches the predictions that are most wrong, so they learn nothing. "
+                "Anything computed from σ(z) loses it there: in float32 σ(30) rounds "
+                "to 1.0, where the derivative σ(z)(1 - σ(z)) is 0, and a clamp "
+                f"passes no gradient where it clips. {from_z}"
             )
         raise NotYet(
-            f"For z = {z_values} and y = {y_values} the loss is {loss.item():.2f} "
-            f"(want {want.item():.2f}) and z.grad is "
-            f"{[round(g, 4) for g in grad.tolist()]} (want about [0.33, 0.33, -0.33]). "
-            "Compute the logs from the logits: log σ(z) = "
-            "`nn.functional.logsigmoid(z)`, log(1 - σ(z)) = `logsigmoid(-z)`."
+            f"{what} the loss is {loss.item():.2f} (want {want.item():.2f}) and "
+            f"z.grad is {got_grad} (want about {want_text}). {from_z}"
         )
     return (
         "Working from the logit itself (`logsigmoid`, or "
         "`binary_cross_entropy_with_logits`, which does the same), no probability is "
         "rounded to 1.0 and no clamp cuts the gradient of the most wrong predictions."
     )
+
+
+def _non_finite_alone(
+    answers: Answers, z_values: list[float], y_values: list[float]
+) -> str:
+    """Which logits, each on its own, give a loss that is not finite: ' (z = 100.0
+    alone gives inf)', or '' when the single logits cannot tell."""
+    found = []
+    for z_value, y_value in zip(z_values, y_values):
+        z = torch.tensor([z_value], requires_grad=True)
+        try:
+            loss = answers.call("bce_by_hand", z, torch.tensor([y_value]))
+            value = float(loss.detach().reshape(()))
+        except (NotYet, TypeError, RuntimeError, ValueError):
+            return ""
+        if not math.isfinite(value):
+            found.append(f"z = {z_value} alone gives {value}")
+    return f" ({'; '.join(found)})" if found else ""
 
 
 # --- Exercise 3: a Jacobian from vector-Jacobian products --------------------------
@@ -239,6 +263,28 @@ _JACOBIAN_SHORTCUTS = [
     (torch.func, "jacrev"),
     (torch.func, "jacfwd"),
 ]
+_FORWARD_MODE = [
+    (forward_ad, "make_dual"),
+    (torch.func, "jvp"),
+    (torch.func, "linearize"),
+    (torch.autograd.functional, "jvp"),
+]
+_ROWS_NOT_COLUMNS = (
+    "A Jacobian-vector product gives a column of J; the exercise asks for its rows, "
+    "one vector-Jacobian product (`out.backward(v)` with a one-hot v) per output "
+    "element, as `backward()` computes them."
+)
+
+
+def _reverse_mode_only(f: Callable[[torch.Tensor], torch.Tensor]) -> _Named:
+    """f, refusing an input that carries a forward-mode tangent."""
+
+    def checked(t: torch.Tensor) -> torch.Tensor:
+        if forward_ad.unpack_dual(t).tangent is not None:
+            raise NotYet(f"Your function runs f on a dual tensor. {_ROWS_NOT_COLUMNS}")
+        return f(t)
+
+    return _Named("f", checked)
 
 
 @registry.exercise("jacobian_rows")
@@ -267,8 +313,11 @@ def _jacobian_rows(answers: Answers) -> str:
         want = torch.autograd.functional.jacobian(f, inp)
         m, n = want.shape
         learner = answers.get("jacobian_from_vjps")
-        with _shortcuts_refused(learner, _JACOBIAN_SHORTCUTS, asks):
-            got = answers.call("jacobian_from_vjps", f, inp.clone())
+        with (
+            _shortcuts_refused(learner, _JACOBIAN_SHORTCUTS, asks),
+            _shortcuts_refused(learner, _FORWARD_MODE, _ROWS_NOT_COLUMNS),
+        ):
+            got = answers.call("jacobian_from_vjps", _reverse_mode_only(f), inp.clone())
         if not isinstance(got, torch.Tensor):
             raise NotYet(
                 f"`jacobian_from_vjps` returned {describe(got)} for {what}; want a "
@@ -326,6 +375,21 @@ def _all_close(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
     return all(torch.allclose(x, y, rtol=1e-4, atol=1e-6) for x, y in zip(a, b))
 
 
+def _record_passes(model: nn.Module, seen: list[int], events: list[str]) -> list[Any]:
+    """Hooks that note each forward pass of model (and its rows) and each backward
+    pass that reaches its first parameter."""
+
+    def on_forward(module: nn.Module, args: tuple[Any, ...]) -> None:
+        seen.append(len(args[0]))
+        events.append("forward")
+
+    first = next(iter(model.parameters()))
+    return [
+        model.register_forward_pre_hook(on_forward),
+        first.register_hook(lambda grad: events.append("backward")),
+    ]
+
+
 @registry.exercise("accumulate_micro_batches")
 def _accumulate_micro_batches(answers: Answers) -> str:
     loss_fn = nn.MSELoss()
@@ -340,14 +404,14 @@ def _accumulate_micro_batches(answers: Answers) -> str:
             want_loss = loss_fn(model(X), y).item()
         for param in params:  # as if left over from an earlier step
             param.grad = torch.full_like(param, 0.5)
-        seen: list[int] = []
-        hook = model.register_forward_pre_hook(
-            lambda module, args, seen=seen: seen.append(len(args[0]))
-        )
+        seen: list[int] = []  # the rows of each forward pass
+        events: list[str] = []  # "forward" and "backward", in the order they ran
+        hooks = _record_passes(model, seen, events)
         try:
             result = answers.call("accumulate_gradients", model, loss_fn, X, y, size)
         finally:
-            hook.remove()
+            for hook in hooks:
+                hook.remove()
         what = f"For {rows} rows in micro-batches of {size} ({counts} rows)"
         if seen and max(seen) > size:
             raise NotYet(
@@ -359,6 +423,17 @@ def _accumulate_micro_batches(answers: Answers) -> str:
             raise NotYet(
                 f"{what}, the forward passes saw {sum(seen)} rows in all; want each "
                 f"of the {rows} rows once."
+            )
+        if events != ["forward", "backward"] * len(counts):
+            order = ", ".join(events)
+            raise NotYet(
+                f"{what}, backward() ran {events.count('backward')} time(s) for "
+                f"{len(seen)} forward passes ({order}). Call backward() on each "
+                "micro-batch's loss right after its forward pass: until then that "
+                "micro-batch's graph and the activations it saved stay in memory, so "
+                "running every forward pass first (then one backward() on concatenated "
+                "outputs or a sum of losses, or one per stored loss) holds every graph "
+                "at once, which is what accumulation avoids."
             )
         got = [param.grad for param in params]
         if any(g is None for g in got):
@@ -430,7 +505,9 @@ def _values_only(w: torch.Tensor) -> None:
 def _finite_differences(answers: Answers) -> str:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(2)
-        t = torch.rand(5, 1, dtype=torch.float64) * 2 - 1
+        inputs = [
+            torch.rand(shape, dtype=torch.float64) * 2 - 1 for shape in ((5, 1), (2, 3))
+        ]
 
     def f(w: torch.Tensor) -> torch.Tensor:
         return (w**3).sum() + (w.sin() * 2).prod()
@@ -439,39 +516,48 @@ def _finite_differences(answers: Answers) -> str:
         _values_only(w)
         return f(w)
 
-    tracked = t.clone().requires_grad_()
-    (want,) = torch.autograd.grad(f(tracked), tracked)
     learner = answers.get("numerical_gradient")
     asks = "The exercise asks you to write the central differences yourself."
-    with _shortcuts_refused(learner, _NUMERICAL_SHORTCUTS, asks):
-        got = answers.call("numerical_gradient", _Named("f", f_values), t.clone())
-    if not isinstance(got, torch.Tensor):
-        raise NotYet(
-            f"`numerical_gradient` returned {describe(got)}; want a tensor of the "
-            "input's shape."
-        )
-    got = got.detach()
-    if tuple(got.shape) != tuple(t.shape):
-        raise NotYet(
-            f"For t of shape (5, 1) the result is {describe(got)}; want shape (5, 1), "
-            "one partial derivative per element of t."
-        )
-    if got.dtype != torch.float64:
-        raise NotYet(
-            f"The result is {got.dtype}; keep float64 (use `torch.zeros_like(t)`), or "
-            "the rounding error swamps the estimate."
-        )
-    error = (got - want).abs().max().item()
-    if error > 1e-7:
-        hint = (
-            "Close, but not central differences: use (f(t + ε) - f(t - ε)) / (2ε), "
-            "whose error shrinks like ε² instead of ε."
-            if error < 1e-4
-            else "Change one element at a time by ±eps and divide the difference of "
-            "the two values of f by 2·eps."
-        )
-        raise NotYet(
-            f"The estimate differs from autograd's gradient by up to {error:.1e}. "
-            + hint
-        )
-    return f"Largest difference from autograd: {error:.0e}."
+    errors = []
+    for t in inputs:
+        shape = tuple(t.shape)
+        tracked = t.clone().requires_grad_()
+        (want,) = torch.autograd.grad(f(tracked), tracked)
+        with _shortcuts_refused(learner, _NUMERICAL_SHORTCUTS, asks):
+            got = answers.call("numerical_gradient", _Named("f", f_values), t.clone())
+        if not isinstance(got, torch.Tensor):
+            raise NotYet(
+                f"`numerical_gradient` returned {describe(got)}; want a tensor of the "
+                "input's shape."
+            )
+        got = got.detach()
+        if tuple(got.shape) != shape:
+            raise NotYet(
+                f"For t of shape {shape} the result is {describe(got)}; want shape "
+                f"{shape}, one partial derivative per element of t."
+            )
+        if got.dtype != torch.float64:
+            raise NotYet(
+                f"The result is {got.dtype}; keep float64 (use `torch.zeros_like(t)`), "
+                "or the rounding error swamps the estimate."
+            )
+        error = (got - want).abs().max().item()
+        if error > 1e-7:
+            if error < 1e-4:
+                hint = (
+                    "Close, but not central differences: use (f(t + ε) - f(t - ε)) "
+                    "/ (2ε), whose error shrinks like ε² instead of ε."
+                )
+            else:
+                hint = (
+                    "Change one element at a time by ±eps, all t.numel() of them (a "
+                    "row of a 2-D t holds several; a flat view such as "
+                    "`step.view(-1)[i]` reaches each one), and divide the difference "
+                    "of the two values of f by 2·eps."
+                )
+            raise NotYet(
+                f"For t of shape {shape} the estimate differs from autograd's "
+                f"gradient by up to {error:.1e}. {hint}"
+            )
+        errors.append(error)
+    return f"Largest difference from autograd: {max(errors):.0e}."
