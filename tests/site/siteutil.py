@@ -30,6 +30,11 @@ def chapter_names() -> list[str]:
     return [chapter.name for chapter in chapters()]
 
 
+def exercise_pages() -> list[str]:
+    """Each chapter's exercise page: 'exercises/NN_topic_exercises'."""
+    return [f"exercises/{chapter.name}_exercises" for chapter in chapters()]
+
+
 def build_site() -> None:
     """Build the site with `make site`, so the flags live in one place (the
     Makefile)."""

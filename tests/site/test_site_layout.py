@@ -11,11 +11,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from siteutil import NOTEBOOKS, chapter_names
+from siteutil import NOTEBOOKS, chapter_names, exercise_pages
 from test_site_pages import open_page
 
 CHAPTERS = chapter_names()
-PAGES = ["index", "glossary", *CHAPTERS, "search", "genindex"]
+PAGES = ["index", "glossary", *CHAPTERS, *exercise_pages(), "search", "genindex"]
 # images/draw_figures.py draws no text smaller than this (checked there), in pixels of
 # the PNG; shown at a smaller scale, text must stay at least MIN_TEXT_CSS_PX tall.
 FIGURE_MIN_TEXT_PX = 11 * 100 / 72  # 11 pt at 100 dpi
@@ -62,7 +62,8 @@ def test_no_page_is_wider_than_a_phone(browser, site_url, screenshot_dir, name):
         page = context.new_page()
         page.goto(f"{site_url}{name}.html", wait_until="networkidle")
         width = page.evaluate("() => document.documentElement.scrollWidth")
-        page.screenshot(path=str(screenshot_dir / f"phone-{name}.png"), full_page=True)
+        shot = screenshot_dir / f"phone-{name.replace('/', '-')}.png"
+        page.screenshot(path=str(shot), full_page=True)
     finally:
         context.close()
     assert width <= 390, f"{name}: the page is {width} px wide on a 390 px phone"
