@@ -1205,6 +1205,84 @@ def receptive_field(out: Path) -> None:
     _save_png(fig, out / "receptive_field.png")
 
 
+def roofline(out: Path) -> None:
+    """The roofline model: an operation that does few FLOPs per byte it moves is
+    limited by memory bandwidth, one that does many by the peak FLOP rate."""
+    fig = plt.figure(figsize=(9.0, 4.6))
+    ax = fig.add_axes((0.08, 0.12, 0.9, 0.8))
+    intensity = np.logspace(-2, 3, 200)
+    ridge = 10.0
+    ax.loglog(intensity, np.minimum(1.0, intensity / ridge), color=BLUE, lw=2.4)
+    ax.axvline(ridge, color=GRAY, ls=":", lw=1.4)
+    ax.text(ridge * 1.15, 0.2, "ridge point", fontsize=11, color=GRAY)
+    ax.text(0.012, 0.25, "memory-bound: bytes per\nsecond set the pace", fontsize=11)
+    ax.text(25, 1.35, "compute-bound: the peak FLOP/s", fontsize=11)
+    points = [
+        (0.12, "elementwise ops\n(ReLU, an AdamW update)", ORANGE, (0.6, 0.0016)),
+        (150.0, "large matmul or\nconvolution", GREEN, (25, 0.06)),
+    ]
+    for x, label, color, where in points:
+        y = min(1.0, x / ridge) * 0.55  # real kernels reach part of the roof
+        ax.plot([x], [y], "o", color=color, ms=9)
+        ax.annotate(
+            label,
+            (x, y),
+            xytext=where,
+            fontsize=11,
+            color=color,
+            arrowprops=dict(arrowstyle="-", color=color),
+        )
+    ax.set_xlabel("arithmetic intensity: FLOPs per byte moved (log scale)")
+    ax.set_ylabel("FLOP/s reached (log scale)")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.minorticks_off()
+    ax.set_ylim(0.001, 3.0)
+    ax.set_title("Roofline: the slower of memory and arithmetic sets the time")
+    _save_png(fig, out / "roofline.png")
+
+
+def atomic_save(out: Path) -> None:
+    """atomic_save: write a temporary file, fsync it, rename it over the target, fsync
+    the folder; a crash before the rename leaves the previous checkpoint whole."""
+    fig, ax = _canvas(11.0, 3.9, (0.0, 28.0), (0.0, 9.9))
+    steps = [
+        "write the\ntemporary file",
+        "flush + fsync\nthe temporary",
+        "os.replace(tmp,\n  last.pt)",
+        "fsync the\nfolder",
+    ]
+    for k, text in enumerate(steps):
+        x = 0.6 + 7.0 * k
+        _box(ax, x, 5.2, 5.6, 2.6, text, fontsize=12, mono=k == 2)
+        if k:
+            _arrow(ax, (x - 1.3, 6.5), (x - 0.1, 6.5))
+        ax.text(x + 2.8, 8.6, f"step {k + 1}", ha="center", fontsize=11, color=GRAY)
+    ax.add_patch(
+        Rectangle((0.4, 0.5), 13.1, 3.4, facecolor="#FCE3D2", edgecolor=ORANGE)
+    )
+    ax.text(
+        7.0,
+        2.2,
+        "crash before the rename:\nlast.pt is the old, complete file",
+        ha="center",
+        va="center",
+        fontsize=12,
+    )
+    ax.add_patch(
+        Rectangle((14.5, 0.5), 13.1, 3.4, facecolor="#DDF0E1", edgecolor=GREEN)
+    )
+    ax.text(
+        21.0,
+        2.2,
+        "after the rename:\nlast.pt is the new, complete file",
+        ha="center",
+        va="center",
+        fontsize=12,
+    )
+    _save_png(fig, out / "atomic_save.png")
+
+
 def favicon(out: Path) -> None:
     """The site's 64x64 icon: a 3x3 grid of tensor cells with one highlighted."""
     fig = plt.figure(figsize=(0.64, 0.64), dpi=DPI)
@@ -1236,6 +1314,8 @@ FIGURES: dict[str, Callable[[Path], None]] = {
     "strides.png": strides,
     "data_parallel.png": data_parallel,
     "receptive_field.png": receptive_field,
+    "roofline.png": roofline,
+    "atomic_save.png": atomic_save,
     "favicon.png": favicon,
 }
 

@@ -8,10 +8,13 @@ from the network (tests/site/ checks that in a real browser).
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 
 from docutils import nodes
+from sphinx import addnodes
 
 from tools.course import chapters
 
@@ -88,13 +91,27 @@ REPOSITORY_URL = os.environ.get("TORCHPRIMER_REPOSITORY_URL", "")
 CHAPTERS = {chapter.name: chapter for chapter in chapters()}
 
 
-def _chapter_table() -> str:
-    """A markdown table of the chapters, in reading order."""
-    rows = ["| chapter | run time on a 2-core CPU |", "|---|---|"]
+def _chapter_overview() -> str:
+    """Each chapter in reading order: its title, what you will be able to do after it,
+    a figure that stands for it, its run time and its exercises (MyST markdown)."""
+    parts = []
     for chapter in CHAPTERS.values():
         title = f"{chapter.number} · {chapter.title}"
-        rows.append(f"| [{title}]({chapter.name}.ipynb) | {chapter.run_time()} |")
-    return "\n".join(rows)
+        parts += [
+            f"### [{title}]({chapter.name}.ipynb)",
+            "",
+            f"```{{image}} ../{chapter.figure}",
+            f":alt: {chapter.figure_alt}",
+            ":class: chapter-thumbnail",
+            f":target: {chapter.name}.html",
+            "```",
+            "",
+            f"You will be able to {chapter.goal}. Run time on a 2-core CPU: "
+            f"{chapter.run_time()}. Then practise with "
+            f"[its exercises](exercises/{chapter.name}_exercises.ipynb).",
+            "",
+        ]
+    return "\n".join(parts)
 
 
 def _chapter_toctree(srcdir: Path) -> str:
@@ -112,7 +129,7 @@ def _insert_chapters(app, docname: str, source: list[str]) -> None:
         srcdir = Path(app.srcdir)
         source[0] = (
             source[0]
-            .replace("<!-- chapter-table -->", _chapter_table())
+            .replace("<!-- chapter-overview -->", _chapter_overview())
             .replace("<!-- chapter-toctree -->", _chapter_toctree(srcdir))
         )
 
@@ -124,8 +141,20 @@ def _paragraph(*parts: str | nodes.Node) -> nodes.paragraph:
     return para
 
 
-def _run_box(docname: str) -> nodes.admonition:
-    """'Run this chapter': how to run it, and how long it takes to run (not to read)."""
+def provenance(record: dict) -> str:
+    """The line that says where and when a page's outputs were made, from the
+    metadata that `make execute` and `make book` write into the notebook."""
+    device = "CPU" if record["device"] == "cpu" else record["device"].upper()
+    return (
+        f"The outputs on this page: executed on {record['executed']} with torch "
+        f"{record['torch']} on {device} (capability {record['cpu_capability']}, "
+        f"{record['threads']} threads) in {record['seconds']} s."
+    )
+
+
+def _run_box(docname: str, srcdir: Path) -> nodes.admonition:
+    """'Run this chapter': how to run it, how long it takes to run (not to read), and
+    where its outputs come from."""
     chapter = CHAPTERS[docname]
     number = chapter.number
     clone = (
@@ -155,11 +184,17 @@ def _run_box(docname: str) -> nodes.admonition:
             "The download button (top right) gives the .ipynb; it runs inside the "
             "repository after ",
             nodes.literal(text="make setup"),
-            ", because it imports the torchprimer package and reads ../data.",
+            ", because it imports the torchprimer package and reads the repository's "
+            "data/.",
         ),
     ):
         items += nodes.list_item("", _paragraph(*parts))
     box += items
+    notebook = json.loads((srcdir / f"{docname}.ipynb").read_text(encoding="utf-8"))
+    record = notebook["metadata"].get("torchprimer")
+    if record:
+        box += _paragraph(provenance(record))
+        box[-1]["classes"].append("provenance")
     return box
 
 
@@ -179,7 +214,22 @@ def _add_run_box(app, doctree: nodes.document) -> None:
         ),
         len(section.children),
     )
-    section.insert(position, _run_box(docname))
+    section.insert(position, _run_box(docname, Path(app.srcdir)))
+    _index_section_titles(doctree)
+
+
+def _index_section_titles(doctree: nodes.document) -> None:
+    """An index entry for every piece of code in a section title (`set_epoch`,
+    `channels_last`, `weights_only=True`), pointing at that section: the site's search
+    then lists the section itself, not only the page."""
+    for section in doctree.findall(nodes.section):
+        if not section["ids"] or not isinstance(section[0], nodes.title):
+            continue
+        for literal in section[0].findall(nodes.literal):
+            term = re.match(r"[\w.]+", literal.astext())
+            if term:
+                entry = ("single", term.group(), section["ids"][0], "", None)
+                section.insert(1, addnodes.index(entries=[entry]))
 
 
 def setup(app):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import ast
 import contextlib
+import datetime
 import html
 import json
 import os
@@ -102,9 +103,41 @@ def finalize_progress_bars(nb: dict[str, Any]) -> int:
     return replaced
 
 
-def _tidy(out: Path) -> None:
-    """Hide papermill's injected cell; progress-bar widgets become final text lines."""
+PROVENANCE = "torchprimer"  # the notebook metadata key of provenance()
+
+
+def provenance(device: str, seconds: float) -> dict[str, Any]:
+    """Where and when a chapter was executed, for its page: the date (UTC), torch's
+    version, the device, the CPU's capability (the kernels torch picked), the number
+    of threads, and the wall time. The kernel ran in this environment, on this machine,
+    so this process reads the same values."""
+    import torch
+
+    from torchprimer.devices import get_device
+
+    return {
+        "executed": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
+        "torch": torch.__version__,
+        "device": get_device(device).type,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "seconds": round(seconds),
+    }
+
+
+def _device(path: Path, parameters: dict[str, Any]) -> str:
+    """The DEVICE a run uses: the one passed, else the notebook's default."""
+    if "DEVICE" in parameters:
+        return str(parameters["DEVICE"])
+    default = declared_parameters(load(path)).get("DEVICE", '"cpu"')
+    return ast.literal_eval(default)
+
+
+def _tidy(out: Path, record: dict[str, Any]) -> None:
+    """Hide papermill's injected cell; progress-bar widgets become final text lines;
+    ``record`` goes into the notebook's metadata."""
     nb = json.loads(out.read_text(encoding="utf-8"))
+    nb["metadata"][PROVENANCE] = record
     for cell in nb["cells"]:
         tags = cell.setdefault("metadata", {}).setdefault("tags", [])
         if "injected-parameters" in tags and HIDDEN_TAG not in tags:
@@ -140,6 +173,7 @@ def execute(
     check_names(path, parameters)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)  # never leave an older run to be mistaken for this one
+    start = time.perf_counter()
     try:
         pm.execute_notebook(
             str(path),
@@ -159,7 +193,8 @@ def execute(
         raise BookError(
             f"{path.name}: could not be executed ({type(err).__name__}: {err})"
         ) from None
-    _tidy(out)
+    seconds = time.perf_counter() - start
+    _tidy(out, provenance(_device(path, parameters), seconds))
     return out
 
 
@@ -182,12 +217,15 @@ def execute_in_place(path: str | Path, cwd: str | Path) -> Path:
         record_timing=False,
         resources={"metadata": {"path": str(cwd)}},
     )
+    start = time.perf_counter()
     try:
         client.execute()
     except CellExecutionError as err:
         raise BookError(
             f"{path.name}: {err}\n  {path.name} was left unchanged"
         ) from None
+    seconds = time.perf_counter() - start
+    nb.metadata[PROVENANCE] = provenance(_device(path, {}), seconds)
     finalize_progress_bars(nb)
     nbformat.write(nbformat.from_dict(nb), path)
     return path

@@ -34,6 +34,9 @@ class Chapter:
     title: str
     run_time_s: int
     smoke: dict[str, Any] = field(default_factory=dict)
+    goal: str = ""
+    figure: str = ""
+    figure_alt: str = ""
 
     @property
     def name(self) -> str:  # "05_training"
@@ -63,7 +66,7 @@ class Chapter:
 
 def _chapter(entry: dict[str, Any], root: Path) -> Chapter:
     where = f"course.toml: chapter {entry.get('number', '?')}"
-    missing = {"number", "file", "title", "run_time_s"} - set(entry)
+    missing = {"number", "file", "title", "run_time_s", "goal", "figure"} - set(entry)
     if missing:
         raise CourseError(f"{where} lacks {', '.join(sorted(missing))}")
     path = root / entry["file"]
@@ -75,6 +78,9 @@ def _chapter(entry: dict[str, Any], root: Path) -> Chapter:
         title=entry["title"],
         run_time_s=int(entry["run_time_s"]),
         smoke=dict(entry.get("smoke", {})),
+        goal=entry.get("goal", ""),
+        figure=entry.get("figure", ""),
+        figure_alt=entry.get("figure_alt", ""),
     )
 
 

@@ -396,3 +396,16 @@ def test_plots_have_alt_text(path):
             f"{path.name}: cell {i + 1} draws a plot; describe it in the cell metadata "
             '{"mystnb": {"image": {"alt": "..."}}} (a sentence, not a file name)'
         )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_outputs_say_when_and_where_they_were_made(path):
+    """make execute records the date, torch, device, CPU capability, threads and run
+    time in the notebook's metadata; the chapter's page shows them."""
+    record = load(path)["metadata"].get("torchprimer", {})
+    keys = {"executed", "torch", "device", "cpu_capability", "threads", "seconds"}
+    assert keys <= set(record), (
+        f"{path.name}: no record of its run in the metadata; run `make execute "
+        f"NB={path.name[:2]}`"
+    )
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d", record["executed"]), record

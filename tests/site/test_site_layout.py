@@ -34,6 +34,7 @@ OVERFLOW_JS = """
 
 FIGURES_JS = """
 () => Array.from(document.querySelectorAll("article.bd-article img"))
+  .filter(img => !img.classList.contains("chapter-thumbnail"))  // a link to its chapter
   .map(img => ({src: img.getAttribute("src"), alt: img.getAttribute("alt") || "",
                natural: img.naturalWidth, shown: img.getBoundingClientRect().width,
                output: !!img.closest("div.cell_output")}))

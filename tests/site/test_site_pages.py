@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import pytest
-from siteutil import chapter_names
+from siteutil import NOTEBOOKS, chapter_names
 
 from tools.course import chapter as course_chapter
-from tools.course import source
+from tools.course import load, source
 
 CHAPTERS = chapter_names()
 PAGES = ["index", *CHAPTERS, "search", "genindex"]
@@ -247,3 +247,61 @@ def test_light_and_dark_mode(browser, site_url, screenshot_dir):
     assert light_bg != dark_bg, f"dark mode did not change the background ({light_bg})"
     assert remembered == "dark", "the next page forgot the dark-mode choice"
     assert not _unexpected_console_errors(visit.console_errors), visit.console_errors
+
+
+SECTION_QUERIES = ["channels_last", "set_epoch", "weights_only"]
+
+
+@pytest.mark.parametrize("query", SECTION_QUERIES)
+def test_search_lands_on_the_section_that_teaches_a_term(browser, site_url, query):
+    context, page, _ = open_page(browser, f"{site_url}search.html?q={query}")
+    try:
+        page.locator("#search-results ul.search li").first.wait_for(timeout=20000)
+        hrefs = page.eval_on_selector_all(
+            "#search-results ul.search li a", "els => els.map(a => a.href)"
+        )
+        sections = [h for h in hrefs if any(f"/{c}.html#" in h for c in CHAPTERS)]
+        assert sections, f"search for {query!r} links no chapter's section: {hrefs}"
+        hit = sections[0]
+        page.goto(hit)
+        title = page.evaluate(
+            "() => document.getElementById(location.hash.slice(1))"
+            "?.closest('section')?.querySelector('h1, h2, h3, h4')?.textContent"
+        )
+    finally:
+        context.close()
+    assert title and query in title, f"{hit} lands on {title!r}"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS)
+def test_each_chapter_page_says_when_and_on_what_its_outputs_were_made(
+    browser, site_url, chapter
+):
+    record = load(NOTEBOOKS / f"{chapter}.ipynb")["metadata"]["torchprimer"]
+    context, page, _ = open_page(browser, f"{site_url}{chapter}.html")
+    try:
+        shown = page.locator(".run-this-chapter p.provenance").inner_text()
+    finally:
+        context.close()
+    for value in [record["executed"], record["torch"], record["cpu_capability"]]:
+        assert str(value) in shown, f"{chapter}: {value!r} not in {shown!r}"
+    assert f"{record['threads']} threads) in {record['seconds']} s." in shown, shown
+
+
+def test_the_first_page_shows_the_whole_course(browser, site_url):
+    context, page, _ = open_page(browser, f"{site_url}index.html")
+    try:
+        section = page.locator("#the-chapters")
+        headings = section.locator("h3 a:not(.headerlink)").evaluate_all(
+            "els => els.map(a => a.getAttribute('href'))"
+        )
+        text = section.inner_text()
+        thumbnails = section.locator("img.chapter-thumbnail").count()
+        exercises = section.locator("a[href^='exercises/']").count()
+        paths = page.locator("#who-it-is-for-and-where-to-start li").count()
+    finally:
+        context.close()
+    assert [h.split("#")[0] for h in headings] == [f"{c}.html" for c in CHAPTERS]
+    assert text.count("You will be able to") == len(CHAPTERS)
+    assert thumbnails == exercises == len(CHAPTERS), (thumbnails, exercises)
+    assert paths == 3, "one reading path each: from scratch, speed and scale, teaching"

@@ -177,3 +177,26 @@ def test_a_normal_run_prints_one_line_per_chapter_and_a_summary(tmp_path, capfd)
     assert lines[0].startswith("[1/1] 07_noisy.ipynb: done in ")
     assert lines[1].startswith("1 chapter(s) executed into ")
     assert "USDT: profiler_start" in (logs / "07_noisy.log").read_text()
+
+
+@pytest.mark.parametrize("how", ["papermill", "in place"])
+def test_a_run_records_where_and_when_it_ran(chapter, tmp_path, how):
+    import datetime
+
+    import torch
+
+    if how == "papermill":
+        out = execute(chapter, tmp_path / "out", {"NUM_EPOCHS": 2}, cwd=tmp_path)
+    else:
+        out = execute_in_place(chapter, cwd=tmp_path)
+    record = json.loads(out.read_text())["metadata"]["torchprimer"]
+    today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
+    assert record == {
+        "executed": today,
+        "torch": torch.__version__,
+        "device": "cpu",
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "seconds": record["seconds"],
+    }
+    assert isinstance(record["seconds"], int) and 0 <= record["seconds"] < 120
