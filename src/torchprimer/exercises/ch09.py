@@ -4,13 +4,22 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-from torchprimer.exercises import Answers, NotYet, Registry, attempt, describe
+from torchprimer.exercises import (
+    Answers,
+    NotYet,
+    Registry,
+    attempt,
+    describe,
+    whole_number,
+)
 
 registry = Registry("09")
 check = registry.check
@@ -47,7 +56,18 @@ def _shards_and_steps(answers: Answers) -> str:
             f"`predicted_global_batch` is {guess!r}. `batch_size` is per process, "
             "and one step averages the gradients of all three processes' batches."
         )
-    return "3,334 images and 53 steps per process; each step learns from 192 images."
+    repeated = world_size * per_process - num_samples
+    guess = whole_number(answers.get("predicted_repeated"), "predicted_repeated")
+    if guess != repeated:
+        raise NotYet(
+            f"`predicted_repeated` is {guess}. Three shards of {per_process} images "
+            f"visit {world_size * per_process:,} images in all, out of {num_samples:,}."
+        )
+    return (
+        "3,334 images and 53 steps per process; each step learns from 192 images. "
+        "The sampler pads 10,000 to 10,002 by repeating the first 2 indices of its "
+        "order: those 2 images count twice in the epoch."
+    )
 
 
 # --- Exercise 2: set_epoch ------------------------------------------------------------
@@ -108,13 +128,20 @@ def _gradient_average(answers: Answers) -> str:
     whole = [p.grad.clone() for p in model.parameters()]
     shards = [(X[rank::4], y[rank::4]) for rank in range(4)]
     model.zero_grad(set_to_none=True)
-    got = answers.call_as(
-        "averaged_gradients",
-        "averaged_gradients(model, loss_fn, shards)",
-        model,
-        loss_fn,
-        shards,
+    sizes: list[int] = []  # the number of images of every forward pass
+    hook = model[0].register_forward_pre_hook(
+        lambda module, args: sizes.append(len(args[0]))
     )
+    try:
+        got = answers.call_as(
+            "averaged_gradients",
+            "averaged_gradients(model, loss_fn, shards)",
+            model,
+            loss_fn,
+            shards,
+        )
+    finally:
+        hook.remove()
     if not isinstance(got, list | tuple) or len(got) != len(whole):
         raise NotYet(
             f"`averaged_gradients` returned {describe(got)}; want a list of "
@@ -126,6 +153,17 @@ def _gradient_average(answers: Answers) -> str:
                 f"Item {index} is {describe(g)}; want the gradient of parameter "
                 f"{index}, shape {tuple(w.shape)}."
             )
+    if any(size > 3 for size in sizes):
+        raise NotYet(
+            f"The model ran on {max(sizes)} images at once, but each of the 4 shards "
+            "has 3: that is one process with the whole batch. Compute each shard's "
+            "gradient on its own, as each of DDP's processes does, then average them."
+        )
+    if len(sizes) < len(shards):
+        raise NotYet(
+            f"The model ran {len(sizes)} time(s) for {len(shards)} shards: compute the "
+            "loss of every shard with `model(X)` and its gradient with `backward()`."
+        )
     got = [g.detach() for g in got]
     if all(torch.allclose(g, w, rtol=1e-4, atol=1e-6) for g, w in zip(got, whole)):
         return "The mean of the shards' gradients is the gradient of the whole batch."
@@ -157,26 +195,142 @@ def _gradient_average(answers: Answers) -> str:
     )
 
 
-# --- Exercise 4: all_reduce of metrics ------------------------------------------------
+# --- Exercise 4: BatchNorm and the shards -------------------------------------------
+
+
+def _whole_and_halves_agree(model: nn.Module, training: bool) -> tuple[bool, float]:
+    """Whether the whole batch's gradient equals the mean of its halves' gradients,
+    and their relative difference, with ``model`` in training or eval mode."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(9)
+        X, y = torch.randn(8, 6), torch.randint(0, 3, (8,))
+    loss_fn = nn.CrossEntropyLoss()
+    model.train(training)
+    grads = []
+    for X_part, y_part in [(X, y), (X[:4], y[:4]), (X[4:], y[4:])]:
+        model.zero_grad()
+        loss_fn(model(X_part), y_part).backward()
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    whole, average = grads[0], (grads[1] + grads[2]) / 2
+    relative = ((average - whole).norm() / whole.norm()).item()
+    return torch.allclose(average, whole, rtol=1e-5, atol=1e-7), relative
+
+
+@registry.exercise("batchnorm_shards")
+def _batchnorm_shards(answers: Answers) -> str:
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(4)
+        model = nn.Sequential(nn.Linear(6, 5), nn.BatchNorm1d(5), nn.Linear(5, 3))
+    for mode, training in [("train", True), ("eval", False)]:
+        name = f"predicted_equal_in_{mode}_mode"
+        guess = answers.get(name)
+        if not isinstance(guess, bool):
+            raise NotYet(f"`{name}` should be True or False, not {describe(guess)}.")
+        equal, relative = _whole_and_halves_agree(model, training)
+        if guess == equal:
+            continue
+        if training:
+            raise NotYet(
+                f"`{name}` is {guess}. In training mode BatchNorm normalises every "
+                "sample with the mean and variance of the batch it is given: each "
+                "half gets its own statistics, and the average of the halves' "
+                f"gradients is off the whole batch's by {relative:.0%} of its length."
+            )
+        raise NotYet(
+            f"`{name}` is {guess}. In eval mode BatchNorm normalises with its running "
+            "statistics, fixed numbers: every sample's loss depends on that sample "
+            "alone again, and the mean of the halves' gradients is the whole's."
+        )
+    return (
+        "In training mode BatchNorm couples the samples of a batch, so N processes "
+        "of batch B are not one process of N·B (nn.SyncBatchNorm shares the "
+        "statistics, on accelerators only); in eval mode it is a fixed affine map."
+    )
+
+
+# --- Exercise 5: all_reduce of metrics ------------------------------------------------
+
+
+@contextmanager
+def _process_group_of_one() -> Iterator[None]:
+    """A Gloo process group of this process alone (a HashStore in memory), for the
+    time of the check, unless the notebook has one already."""
+    if dist.is_initialized():
+        yield
+        return
+    dist.init_process_group("gloo", store=dist.HashStore(), rank=0, world_size=1)
+    try:
+        yield
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def _spy_call(function: Any, partner: list | None, *args: Any) -> tuple[Any, list]:
-    """Call ``function`` with ``dist.all_reduce`` replaced: it records each tensor and,
-    given ``partner``'s recorded tensors, adds them, as a sum over two processes."""
+    """Call ``function`` in a process group of one process, with ``dist.all_reduce``
+    replaced: it records each tensor, runs the real all-reduce (which, alone, leaves
+    the tensor as it is) and, given ``partner``'s recorded tensors, combines them,
+    as an all-reduce over two processes would; ``dist.get_world_size()`` says 2."""
     seen: list[torch.Tensor] = []
     real = dist.all_reduce
 
-    def all_reduce(tensor: torch.Tensor, *rest: Any, **options: Any) -> None:
+    def all_reduce(
+        tensor: torch.Tensor,
+        op: Any = dist.ReduceOp.SUM,
+        group: Any = None,
+        async_op: bool = False,
+    ) -> Any:
         seen.append(tensor.clone())
+        work = real(tensor, op=op, group=group, async_op=async_op)
+        if async_op:
+            work.wait()
         if partner is not None and len(seen) <= len(partner):
-            tensor += partner[len(seen) - 1].to(tensor.dtype)
+            other = partner[len(seen) - 1].to(tensor.dtype)
+            if op == dist.ReduceOp.SUM:
+                tensor += other
+            elif op == dist.ReduceOp.AVG:
+                tensor.copy_((tensor + other) / 2)
+            else:
+                raise NotYet(
+                    f"`dist.all_reduce` was called with op={op}: to add up the "
+                    "processes' numbers, use the default, `dist.ReduceOp.SUM`."
+                )
+        return work
 
+    real_world_size = dist.get_world_size
     dist.all_reduce = all_reduce
+    dist.get_world_size = lambda group=None: 2  # this process and its partner
     try:
-        result = attempt("average_across_processes(metrics, count)", function, *args)
+        with _process_group_of_one():
+            result = attempt(
+                "average_across_processes(metrics, count)", function, *args
+            )
+    except NotYet as exc:
+        raise NotYet(_process_group_hint(str(exc))) from None
     finally:
-        dist.all_reduce = real
+        dist.all_reduce, dist.get_world_size = real, real_world_size
     return result, seen
+
+
+def _process_group_hint(message: str) -> str:
+    """``message``, or what to do instead when it is about the process group."""
+    if "process group twice" in message:
+        return (
+            "`average_across_processes` creates a process group itself, but the "
+            "processes of a run join their group once, at the start (as "
+            "`init_distributed` does in notebook 09); the function only calls "
+            "`dist.all_reduce`. To try it alone, create a group of one process "
+            "around the call, as the cell under the function does."
+        )
+    if "not been initialized" in message:
+        return (
+            "`average_across_processes` called a collective outside any process "
+            "group (did it destroy the group?). It runs inside a group: "
+            "`dist.init_process_group('gloo', store=dist.HashStore(), rank=0, "
+            "world_size=1)` makes one of this process alone, as the cell under the "
+            "function does; the function itself only calls `dist.all_reduce`."
+        )
+    return message
 
 
 @registry.exercise("all_reduce_metrics")
