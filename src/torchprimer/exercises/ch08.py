@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 import re
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+import torchprimer.checkpoints
 from torchprimer.checkpoints import save_checkpoint
 from torchprimer.engine import train_one_epoch
 from torchprimer.exercises import (
@@ -22,6 +25,7 @@ from torchprimer.exercises import (
     attempt,
     describe,
     flat_weights,
+    whole_number,
 )
 from torchprimer.loaders import TensorLoader
 from torchprimer.models import MLP
@@ -35,29 +39,55 @@ CPU = torch.device("cpu")
 
 # --- Writing a file as a GPU run would --------------------------------------------
 
-_AS_GPU = {"on": False}
+_AS_GPU: dict[str, str | None] = {"device": None}
 
 
 def _tag_as_cuda(storage: Any) -> str | None:
-    return "cuda:0" if _AS_GPU["on"] and storage.device.type == "cpu" else None
+    return _AS_GPU["device"] if storage.device.type == "cpu" else None
 
 
 def _no_restore(storage: Any, location: str) -> None:
     return None  # leave loading to torch's own CPU and CUDA rules
 
 
-def save_as_if_on_gpu(state_dict: dict[str, torch.Tensor], path: Path) -> Path:
-    """Save ``state_dict`` as ``torch.save`` does for tensors on ``cuda:0``: the file
-    records the location ``cuda:0`` for every tensor. No GPU is needed."""
+def save_as_if_on_gpu(
+    state_dict: dict[str, torch.Tensor], path: Path, device: str = "cuda:0"
+) -> Path:
+    """Save ``state_dict`` as ``torch.save`` does for tensors on ``device`` (a GPU
+    such as ``"cuda:1"``): the file records that location for every tensor. No GPU
+    is needed."""
+    if not re.fullmatch(r"cuda:\d+", device):
+        raise ValueError(f"device={device!r}: give a GPU such as 'cuda:0' or 'cuda:1'")
     if not getattr(torch.serialization, "_torchprimer_as_gpu", False):
         torch.serialization.register_package(0, _tag_as_cuda, _no_restore)
         torch.serialization._torchprimer_as_gpu = True
-    _AS_GPU["on"] = True
+    _AS_GPU["device"] = device
     try:
         torch.save(state_dict, path)
     finally:
-        _AS_GPU["on"] = False
+        _AS_GPU["device"] = None
     return Path(path)
+
+
+@contextmanager
+def _torch_load_watched() -> Iterator[list[dict[str, Any]]]:
+    """Record the keyword arguments of every ``torch.load`` call made inside."""
+    calls: list[dict[str, Any]] = []
+    original = torch.serialization.load
+
+    def load(*args: Any, **kwargs: Any) -> Any:
+        calls.append(dict(kwargs, map_location=_map_location(args, kwargs)))
+        return original(*args, **kwargs)
+
+    torch.load = torch.serialization.load = load
+    try:
+        yield calls
+    finally:
+        torch.load = torch.serialization.load = original
+
+
+def _map_location(args: tuple, kwargs: dict[str, Any]) -> Any:
+    return args[1] if len(args) > 1 else kwargs.get("map_location")
 
 
 # --- Exercise 1: what AdamW keeps ----------------------------------------------------
@@ -80,13 +110,17 @@ def _adamw_state(answers: Answers) -> str:
         optimizer.step()
     state = optimizer.state_dict()["state"]
     after, keys = len(state), set(state[0])
-    guess = answers.get("predicted_states_before")
+    guess = whole_number(
+        answers.get("predicted_states_before"), "predicted_states_before"
+    )
     if guess != before:
         raise NotYet(
             f"`predicted_states_before` is {guess!r}, but a new AdamW has {before} "
             "entries: it creates a parameter's state lazily, in its first step."
         )
-    guess = answers.get("predicted_states_after")
+    guess = whole_number(
+        answers.get("predicted_states_after"), "predicted_states_after"
+    )
     if guess != after:
         raise NotYet(
             f"`predicted_states_after` is {guess!r}. There is one entry per parameter "
@@ -125,6 +159,49 @@ def _tiny_run(seed: int) -> tuple[nn.Module, Any, Any, TensorLoader]:
     return model, optimizer, scheduler, loader
 
 
+_SHORTCUTS = ("save_checkpoint", "load_checkpoint")
+
+
+@contextmanager
+def _package_refused(*learner: Any) -> Iterator[list[str]]:
+    """While the learner's functions run, ``torchprimer.checkpoints``'s
+    save_checkpoint and load_checkpoint, and any name in the learner's globals bound
+    to them, raise NotYet; the names used are recorded."""
+    used: list[str] = []
+    module = torchprimer.checkpoints
+    replaced: list[tuple[Any, str, Any]] = []
+
+    def refusing(name: str) -> Any:
+        def refuse(*args: Any, **kwargs: Any) -> Any:
+            used.append(name)
+            raise NotYet(
+                f"Your code calls `torchprimer.checkpoints.{name}`. This exercise asks "
+                "you to write the round trip by hand, with `torch.save`, `torch.load` "
+                "and the `state_dict` methods."
+            )
+
+        return refuse
+
+    try:
+        for name in _SHORTCUTS:
+            original = getattr(module, name)
+            replaced.append((module, name, original))
+            setattr(module, name, refusing(name))
+            for function in learner:
+                namespace = getattr(function, "__globals__", None) or {}
+                for key, value in list(namespace.items()):
+                    if value is original:
+                        replaced.append((namespace, key, original))
+                        namespace[key] = refusing(name)
+        yield used
+    finally:
+        for target, key, original in reversed(replaced):
+            if isinstance(target, dict):
+                target[key] = original
+            else:
+                setattr(target, key, original)
+
+
 def _train(run: tuple, epochs: range) -> None:
     model, optimizer, scheduler, loader = run
     for _ in epochs:
@@ -139,11 +216,19 @@ def _round_trip(answers: Answers) -> str:
     _train(run, range(2))
     model, optimizer, scheduler, loader = run
     saved_weights, saved_generator = flat_weights(model), loader.generator.get_state()
-    with tempfile.TemporaryDirectory() as folder:
+    saved_lr = scheduler.get_last_lr()
+    save_training, resume_training = (
+        answers.get("save_training"),
+        answers.get("resume_training"),
+    )
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        _package_refused(save_training, resume_training) as used,
+    ):
         path = Path(folder) / "run.pt"
         attempt(
             "save_training(path, model, optimizer, scheduler, generator, 2)",
-            answers.get("save_training"),
+            save_training,
             path,
             model,
             optimizer,
@@ -163,14 +248,27 @@ def _round_trip(answers: Answers) -> str:
             ) from None
         fresh = _tiny_run(1)
         model, optimizer, scheduler, loader = fresh
-        done = attempt(
-            "resume_training(path, model, optimizer, scheduler, generator)",
-            answers.get("resume_training"),
-            path,
-            model,
-            optimizer,
-            scheduler,
-            loader.generator,
+        with _torch_load_watched() as loads:
+            done = attempt(
+                "resume_training(path, model, optimizer, scheduler, generator)",
+                resume_training,
+                path,
+                model,
+                optimizer,
+                scheduler,
+                loader.generator,
+            )
+    if used:
+        raise NotYet(
+            f"Your code calls `torchprimer.checkpoints.{used[0]}`. This exercise asks "
+            "you to write the round trip by hand, with `torch.save`, `torch.load` and "
+            "the `state_dict` methods."
+        )
+    if any(call.get("weights_only") is False for call in loads):
+        raise NotYet(
+            "`resume_training` loads with `weights_only=False`, which runs whatever "
+            "code the file holds. The checkpoint holds only tensors and plain data: "
+            "load it with `torch.load(path, weights_only=True)`."
         )
     if done != 2:
         raise NotYet(
@@ -190,6 +288,14 @@ def _round_trip(answers: Answers) -> str:
             f"After resuming, the scheduler is at step {scheduler.last_epoch} instead "
             f"of {full[2].last_epoch // 2}, so the learning rate jumps back: save and "
             "load `scheduler.state_dict()`."
+        )
+    if scheduler.get_last_lr() != saved_lr:
+        raise NotYet(
+            f"The scheduler is at the right step, but its learning rate "
+            f"(`get_last_lr()`) is {scheduler.get_last_lr()[0]:.3e} instead of "
+            f"{saved_lr[0]:.3e}: restore the whole state "
+            "with `scheduler.load_state_dict(...)`, which works for every scheduler, "
+            "whatever it keeps."
         )
     if not torch.equal(loader.generator.get_state(), saved_generator):
         raise NotYet(
@@ -274,21 +380,33 @@ def _gpu_to_cpu(answers: Answers) -> str:
     state = {"weight": torch.arange(6.0).reshape(2, 3), "bias": torch.tensor([1.0, 2])}
     load_weights = answers.get("load_weights")
     with tempfile.TemporaryDirectory() as folder:
-        for where in ("cuda:0", "cpu"):
+        for where in ("cuda:0", "cuda:1", "cpu"):
             path = Path(folder) / f"saved_on_{where.replace(':', '')}.pt"
             if where == "cpu":
                 torch.save(state, path)
             else:
-                save_as_if_on_gpu(state, path)
+                save_as_if_on_gpu(state, path, where)
             try:
-                loaded = load_weights(path)
+                with _torch_load_watched() as loads:
+                    loaded = load_weights(path)
+            except NotYet:
+                raise
             except Exception as exc:
                 first = re.split(r"\. |\n", str(exc).strip())[0]
+                if any(isinstance(call["map_location"], dict) for call in loads):
+                    how = (
+                        "A dict `map_location` moves only the locations it names; "
+                        "`map_location='cpu'` brings tensors from every GPU."
+                    )
+                else:
+                    how = (
+                        "`torch.load` puts every tensor back on the device it was "
+                        "saved on, unless `map_location` says where it should go: "
+                        "`map_location='cpu'`."
+                    )
                 raise NotYet(
                     f"Loading a file saved on {where} stopped with "
-                    f"{type(exc).__name__}: {first}. `torch.load` puts every tensor "
-                    "back on the device it was saved on, unless `map_location` says "
-                    "where it should go: `map_location='cpu'`."
+                    f"{type(exc).__name__}: {first}. {how}"
                 ) from None
             if not isinstance(loaded, dict) or set(loaded) != set(state):
                 raise NotYet(
@@ -305,7 +423,7 @@ def _gpu_to_cpu(answers: Answers) -> str:
                     )
                 if not torch.equal(value, state[key]):
                     raise NotYet(f"The tensor {key!r} does not hold the saved values.")
-    return "map_location='cpu' loads a file from any device on any machine."
+    return "map_location='cpu' loads a file from any GPU on any machine."
 
 
 # --- Exercise 5: early stopping ------------------------------------------------------
@@ -327,8 +445,9 @@ CASES = [
 def _early_stopping(answers: Answers) -> str:
     for accuracies, patience, want, why in CASES:
         got = answers.call("should_stop", list(accuracies), patience)
-        if not isinstance(got, bool):
+        if not isinstance(got, bool | np.bool_):
             raise NotYet(f"`should_stop` returned {describe(got)}; return a bool.")
+        got = bool(got)
         if got != want:
             raise NotYet(
                 f"`should_stop({accuracies}, patience={patience})` returned {got}; "
