@@ -102,13 +102,18 @@ def _set_epoch(answers: Answers) -> str:
                 f"{num_samples} indices once each: every rank must use the same "
                 "epoch number (and seed) in the same epoch."
             )
-    first = [list(orders[0]) for orders in per_rank]
-    for epoch in range(1, num_epochs):
-        if [list(orders[epoch]) for orders in per_rank] == first:
+    epochs = [
+        [list(orders[epoch]) for orders in per_rank] for epoch in range(num_epochs)
+    ]
+    for later in range(1, num_epochs):
+        for earlier in range(later):
+            if epochs[later] != epochs[earlier]:
+                continue
             raise NotYet(
-                f"Epoch {epoch} visits the indices in the same order as epoch 0. "
-                "`DistributedSampler` shuffles with `seed + epoch`, and its epoch "
-                "stays 0 until you call `sampler.set_epoch(epoch)` before each epoch."
+                f"Epoch {later} visits the indices in the same order as epoch "
+                f"{earlier}. `DistributedSampler` shuffles with `seed + epoch`, where "
+                "epoch is the number last given to `sampler.set_epoch` (0 if never): "
+                "call it before each epoch, with that epoch's own number."
             )
     return "A new order every epoch, and the same one in every process."
 
@@ -297,7 +302,10 @@ def _spy_call(function: Any, partner: list | None, *args: Any) -> tuple[Any, lis
                 )
         return work
 
-    real_world_size = dist.get_world_size
+    replaced = {name: getattr(dist, name) for name in _OTHER_COLLECTIVES}
+    replaced |= {"all_reduce": real, "get_world_size": dist.get_world_size}
+    for name in _OTHER_COLLECTIVES:
+        setattr(dist, name, _only_all_reduce(name))
     dist.all_reduce = all_reduce
     dist.get_world_size = lambda group=None: 2  # this process and its partner
     try:
@@ -306,10 +314,46 @@ def _spy_call(function: Any, partner: list | None, *args: Any) -> tuple[Any, lis
                 "average_across_processes(metrics, count)", function, *args
             )
     except NotYet as exc:
-        raise NotYet(_process_group_hint(str(exc))) from None
+        message = str(exc)
+        if seen and "NoneType" in message:
+            raise NotYet(
+                f"{message}. Was the result of `dist.all_reduce` assigned? It works "
+                "in place: `dist.all_reduce(tensor)` leaves the sum in `tensor` "
+                "itself and returns None; call it, then go on using `tensor`."
+            ) from None
+        raise NotYet(_process_group_hint(message)) from None
     finally:
-        dist.all_reduce, dist.get_world_size = real, real_world_size
+        for name, original in replaced.items():
+            setattr(dist, name, original)
     return result, seen
+
+
+_OTHER_COLLECTIVES = [
+    "all_gather",
+    "all_gather_into_tensor",
+    "all_gather_object",
+    "broadcast",
+    "broadcast_object_list",
+    "gather",
+    "gather_object",
+    "reduce",
+    "reduce_scatter",
+    "reduce_scatter_tensor",
+]
+
+
+def _only_all_reduce(name: str) -> Any:
+    """A stand-in for the collective ``dist.NAME`` that says to use all_reduce."""
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise NotYet(
+            f"`average_across_processes` called `dist.{name}`; this exercise (and "
+            "its check, which plays the second process) is about `dist.all_reduce`: "
+            "put count and count × metric in one tensor and all-reduce it, which "
+            "leaves the sums in every process."
+        )
+
+    return refuse
 
 
 def _process_group_hint(message: str) -> str:
@@ -369,6 +413,13 @@ def _all_reduce_metrics(answers: Answers) -> str:
             "With 10 images in this process and 30 in the other, it returned the "
             "plain mean of the two processes' metrics. Weight each process by its "
             "count: all-reduce count and metric × count, then divide the sums."
+        )
+    if all(abs(got[k] - my_metrics[k]) < 1e-6 for k in my_metrics):
+        raise NotYet(
+            f"It returned {got}, this process's own numbers, although "
+            "`dist.all_reduce` was called: was the reduced tensor used? "
+            "`dist.all_reduce(tensor)` changes `tensor` in place; all-reducing a "
+            "copy (`tensor.clone()`) or a new tensor leaves yours as it was."
         )
     raise NotYet(
         f"With this process at {my_metrics} over {my_count} images and another at "
