@@ -9,15 +9,24 @@ measure FLOP/s.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
 
 import torch
 from torch import nn
+from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["seconds_per_call", "training_step", "count_flops", "flops_per_second"]
+__all__ = [
+    "seconds_per_call",
+    "training_step",
+    "Autocast",
+    "count_flops",
+    "flops_per_second",
+    "roofline",
+]
 
 
 def seconds_per_call(
@@ -69,6 +78,19 @@ def training_step(
     return step
 
 
+class Autocast(nn.Module):
+    """``model`` with its forward run under ``torch.autocast(device_type, dtype)``; the
+    outputs are returned in float32, so the loss is computed in float32."""
+
+    def __init__(self, model: nn.Module, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.model, self.dtype = model, dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, dtype=self.dtype):
+            return self.model(x).float()
+
+
 def count_flops(fn: Callable[[], object]) -> int:
     """Floating-point operations of one call of ``fn``, as ``FlopCounterMode`` counts
     them: matrix multiplications and convolutions, forward and backward (2 per
@@ -84,3 +106,33 @@ def flops_per_second(
 ) -> float:
     """The FLOP rate that ``fn`` achieves: its counted FLOPs over its median time."""
     return count_flops(fn) / seconds_per_call(fn, num_calls, warmup)
+
+
+def roofline(
+    step: Callable[[], object], peak_flops: float, num_steps: int = 10
+) -> dict[str, dict[str, float]]:
+    """A roofline-style estimate of one call of ``step`` on the CPU: for each operation
+    that ``FlopCounterMode`` counts (``aten::mm``, ``aten::convolution``, ...), its
+    FLOPs, its seconds and its seconds at ``peak_flops``; then ``"rest"``, the time
+    outside those operations, and ``"step"``, the whole call. The step's time is the
+    median of ``num_steps`` calls without the profiler; each operation's, the median
+    over ``num_steps`` calls profiled one by one (the profiler slows the rest)."""
+    with FlopCounterMode(display=False) as counter:
+        step()
+    counts = counter.get_flop_counts()["Global"]
+    flops = {str(op).replace(".", "::"): n for op, n in counts.items()}
+    step_seconds = seconds_per_call(step, num_steps, warmup=1)
+    per_call = []
+    for _ in range(num_steps):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            step()
+        per_call.append({e.key: e.cpu_time_total / 1e6 for e in prof.key_averages()})
+    seconds = {
+        op: statistics.median(t.get(op, math.nan) for t in per_call) for op in flops
+    }
+    seconds["rest"], flops["rest"] = step_seconds - sum(seconds.values()), 0
+    seconds["step"], flops["step"] = step_seconds, sum(flops.values())
+    return {
+        name: {"FLOPs": n, "seconds": seconds[name], "at peak": n / peak_flops}
+        for name, n in flops.items()
+    }

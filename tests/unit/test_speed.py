@@ -11,8 +11,10 @@ from torch import nn
 from torchprimer import speed
 from torchprimer.models import MLP
 from torchprimer.speed import (
+    Autocast,
     count_flops,
     flops_per_second,
+    roofline,
     seconds_per_call,
     training_step,
 )
@@ -72,6 +74,34 @@ def test_training_step_with_a_dtype_runs_the_model_under_autocast(small_problem)
     assert seen[-1] == torch.float32
 
 
+def test_autocast_runs_the_forward_in_bfloat16_and_returns_float32():
+    torch.manual_seed(0)
+    model = MLP()
+    X = torch.randn(16, 1, 28, 28)
+    wrapped = Autocast(model, torch.bfloat16)
+    seen = []
+    model.layers[0].register_forward_hook(lambda m, i, out: seen.append(out.dtype))
+    with torch.no_grad():
+        want, got = model(X), wrapped(X)
+    assert seen == [torch.float32, torch.bfloat16]  # plain, then under autocast
+    assert got.dtype == torch.float32 and got.shape == want.shape
+    error, scale = (got - want).abs().max().item(), want.abs().max().item()
+    assert 0 < error < 0.02 * scale, (error, scale)  # bfloat16: 8 significant bits
+    assert not torch.is_autocast_enabled("cpu")  # the region ends with forward
+
+
+def test_autocast_shares_the_wrapped_models_parameters():
+    torch.manual_seed(0)
+    model = MLP()
+    wrapped = Autocast(model, torch.bfloat16)
+    assert [id(p) for p in wrapped.parameters()] == [id(p) for p in model.parameters()]
+    loss = nn.CrossEntropyLoss()(wrapped(torch.randn(8, 1, 28, 28)), torch.arange(8))
+    assert loss.dtype == torch.float32
+    loss.backward()  # outside autocast; the gradients reach the model's float32 weights
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and g.dtype == torch.float32 for g in grads)
+
+
 def test_count_flops_counts_matmuls_forward_and_backward():
     layer = nn.Linear(8, 4, bias=False)
     X = torch.randn(5, 8)
@@ -103,6 +133,39 @@ def test_flops_per_second_divides_the_counted_flops_by_the_median_time(monkeypat
     monkeypatch.setattr(speed, "seconds_per_call", half_a_second)
     rate = flops_per_second(lambda: A @ A, num_calls=3, warmup=1)
     assert rate == 2 * 64**3 / 0.5 and timed == [(3, 1)]
+
+
+def test_roofline_splits_a_step_into_counted_operations_and_the_rest():
+    layer = nn.Linear(64, 32)
+    X = torch.randn(16, 64)
+    step = lambda: layer(X).sum().backward()  # noqa: E731
+    rows = roofline(step, peak_flops=1e9, num_steps=3)
+    assert list(rows) == ["aten::addmm", "aten::mm", "rest", "step"]
+    assert rows["aten::addmm"]["FLOPs"] == 2 * 16 * 64 * 32  # forward
+    assert rows["step"]["FLOPs"] == count_flops(step) == 2 * (2 * 16 * 64 * 32)
+    assert rows["step"]["at peak"] == rows["step"]["FLOPs"] / 1e9
+    parts = sum(row["seconds"] for name, row in rows.items() if name != "step")
+    assert parts == pytest.approx(rows["step"]["seconds"])
+    assert rows["aten::mm"]["seconds"] > 0  # found in the profile
+
+
+def test_roofline_times_the_step_without_the_profiler(monkeypatch):
+    """The profiler adds a cost to every operation it records: a step timed under it
+    would put that cost into the rest."""
+    layer = nn.Linear(64, 32)
+    X = torch.randn(16, 64)
+    step = lambda: layer(X).sum().backward()  # noqa: E731
+    timed = []
+
+    def one_second(fn, num_calls, warmup):
+        timed.append((fn, num_calls, torch.autograd.profiler._is_profiler_enabled))
+        return 1.0
+
+    monkeypatch.setattr(speed, "seconds_per_call", one_second)
+    rows = roofline(step, peak_flops=1e9, num_steps=3)
+    assert timed == [(step, 3, False)] and rows["step"]["seconds"] == 1.0
+    ops = rows["aten::addmm"]["seconds"] + rows["aten::mm"]["seconds"]
+    assert rows["rest"]["seconds"] == pytest.approx(1.0 - ops)
 
 
 def test_on_an_accelerator_every_timing_waits_for_the_queued_work(monkeypatch):

@@ -3,14 +3,21 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import Any
+from unittest.mock import patch
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
 
+from torchprimer import speed
 from torchprimer.exercises import Answers, NotYet, Registry, describe, whole_number
-from torchprimer.models import MLP
+from torchprimer.loaders import TensorLoader
+from torchprimer.models import CNN, MLP
 
 registry = Registry("07")
 check = registry.check
@@ -92,6 +99,25 @@ def _inference_mode(answers: Answers) -> str:
 # --- Exercise 2: batches from tensors in memory -------------------------------------
 
 
+@contextmanager
+def _without_loaders() -> Iterator[None]:
+    """While the learner's `batches` runs, iterating over a `DataLoader` or chapter
+    06's `TensorLoader` raises: the exercise asks for the indexing itself."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise NotYet(
+            "Your `batches` iterates over a `DataLoader` (or chapter 06's "
+            "`TensorLoader`); this exercise asks you to cut each batch out of `X` and "
+            "`y` yourself: one `index_select` with the batch's indices from `order`."
+        )
+
+    with (
+        patch.object(DataLoader, "__iter__", refuse),
+        patch.object(TensorLoader, "__iter__", refuse),
+    ):
+        yield
+
+
 @registry.exercise("batches")
 def _batches(answers: Answers) -> str:
     for n, batch_size, seed in [(10, 4, 0), (8, 4, 1), (5, 8, 2), (7, 1, 3)]:
@@ -104,23 +130,27 @@ def _batches(answers: Answers) -> str:
             TensorDataset(X, y), batch_size=batch_size, sampler=order.tolist()
         )
         want = list(loader)
-        result = answers.call_as(
-            "batches",
-            f"batches(X, y, {batch_size}, order)",
-            X,
-            y,
-            batch_size,
-            order.clone(),
-            hint="a loop that `yield`s `(X_batch, y_batch)` pairs.",
-        )
         what = f"`batches(X, y, {batch_size}, order)` with {n} rows"
-        try:
-            got = list(result)
-        except Exception as exc:  # the learner's generator: report, never crash
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise NotYet(
-                f"Going through {what} stopped with {type(exc).__name__}: {first}"
-            ) from None
+        with _without_loaders():
+            result = answers.call_as(
+                "batches",
+                f"batches(X, y, {batch_size}, order)",
+                X,
+                y,
+                batch_size,
+                order.clone(),
+                hint="a loop that `yield`s `(X_batch, y_batch)` pairs.",
+            )
+            try:
+                got = list(result)
+            except NotYet:
+                raise
+            except Exception as exc:  # the learner's generator: report, never crash
+                text = str(exc).strip()
+                first = text.splitlines()[0] if text else ""
+                raise NotYet(
+                    f"Going through {what} stopped with {type(exc).__name__}: {first}"
+                ) from None
         sizes = [len(b) for _, b in want]
         if len(got) != len(want):
             raise NotYet(
@@ -162,7 +192,7 @@ def _batches(answers: Answers) -> str:
                     f"Batch {i} of {what} has the right labels but other images: "
                     "index X and y with the same indices."
                 )
-    return "The same batches as DataLoader, with one indexing per batch."
+    return "The same batches as DataLoader, with one indexing operation per batch."
 
 
 # --- Exercise 3: channels_last ------------------------------------------------------
@@ -309,3 +339,91 @@ def _autocast(answers: Answers) -> str:
             f"{scale:.3g}); pass X through the model unchanged."
         )
     return f"Largest difference from float32: {error:.1e}, with weights still float32."
+
+
+# --- Exercise 6: the compute bound of a training step --------------------------------
+
+
+@contextmanager
+def _without_speed(answers: Answers) -> Iterator[None]:
+    """While the learner's `compute_bound` runs, torchprimer.speed's FLOP helpers
+    raise, whether called from the module or imported into the notebook."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise NotYet(
+            "Your `compute_bound` calls a helper from torchprimer.speed; this exercise "
+            "asks you to count the FLOPs yourself, with `FlopCounterMode`."
+        )
+
+    names = ["count_flops", "flops_per_second", "roofline"]
+    originals = [getattr(speed, name) for name in names]
+    namespace = answers._namespace  # the notebook's globals: names bound by imports
+    imported = {
+        name: refuse
+        for name, value in list(namespace.items())
+        if any(value is original for original in originals)
+    }
+    with ExitStack() as stack:
+        for name in names:
+            stack.enter_context(patch.object(speed, name, refuse))
+        stack.enter_context(patch.dict(namespace, imported))
+        yield
+
+
+def _counted(model: nn.Module, X: torch.Tensor, y: torch.Tensor, backward: bool) -> int:
+    """FLOPs of the forward pass and loss (and ``backward()``) of ``model``."""
+    with FlopCounterMode(display=False) as counter:
+        loss = nn.functional.cross_entropy(model(X), y)
+        if backward:
+            loss.backward()
+    model.zero_grad()
+    return counter.get_total_flops()
+
+
+@registry.exercise("compute_bound")
+def _compute_bound(answers: Answers) -> str:
+    peak = 5e10
+    cases = [
+        ("the MLP", lambda: MLP(), (32, 1, 28, 28)),
+        ("a small CNN", lambda: CNN(widths=(4, 8, 8), hidden=16), (8, 1, 28, 28)),
+    ]
+    for i, (name, build, shape) in enumerate(cases):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(20 + i)
+            model, X = build(), torch.randn(*shape)
+            y = torch.randint(0, 10, (shape[0],))
+        forward = _counted(model, X, y, backward=False)
+        step = _counted(model, X, y, backward=True)
+        shown = f"compute_bound(model, X, y, {peak:.0e})"
+        with _without_speed(answers):
+            got = answers.call_as("compute_bound", shown, model, X, y, peak)
+        if isinstance(got, torch.Tensor) and got.numel() == 1:
+            got = got.item()
+        if isinstance(got, bool) or not isinstance(got, int | float):
+            raise NotYet(
+                f"`{shown}` returned {describe(got)}; return seconds, a float."
+            )
+        if math.isclose(got, forward / peak, rel_tol=1e-6):
+            raise NotYet(
+                f"For {name}, `{shown}` is the forward pass's FLOPs over the peak. A "
+                "training step also runs the backward pass, which costs about twice "
+                "the forward's FLOPs: count `loss.backward()` too."
+            )
+        if math.isclose(got, step, rel_tol=1e-6) or math.isclose(
+            got, step * peak, rel_tol=1e-6
+        ):
+            raise NotYet(
+                f"For {name}, `{shown}` is {got:.4g}, the FLOP count (or its product "
+                "with the peak): divide the FLOPs by `peak_flops` to get seconds."
+            )
+        if not math.isclose(got, step / peak, rel_tol=1e-6):
+            raise NotYet(
+                f"For {name}, `{shown}` is {got:.4g} s; count the FLOPs of the forward "
+                "pass, the loss and `backward()` under `FlopCounterMode`, and divide "
+                "by `peak_flops`."
+            )
+    return (
+        "The bound: what a step would take if every FLOP ran at the peak rate. A "
+        "real step also runs elementwise kernels, the optimizer and Python, which "
+        "FlopCounterMode does not count."
+    )
