@@ -11,6 +11,7 @@ from unittest.mock import patch
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -60,6 +61,8 @@ def _inference_mode(answers: Answers) -> str:
     hook = model.register_forward_pre_hook(
         lambda module, args: recording.append(torch.is_grad_enabled())
     )
+    grad_before = torch.is_grad_enabled()
+    inference_before = torch.is_inference_mode_enabled()
     try:
         got = answers.call_as(
             "predict_logits",
@@ -70,6 +73,24 @@ def _inference_mode(answers: Answers) -> str:
         )
     finally:
         hook.remove()
+        grad_after = torch.is_grad_enabled()
+        inference_after = torch.is_inference_mode_enabled()
+        torch.set_grad_enabled(grad_before)  # undo a global switch for the notebook
+    if grad_after != grad_before or inference_after != inference_before:
+        raise NotYet(
+            "After `predict_logits` returned, gradient recording was still off for "
+            "the whole program (`torch.set_grad_enabled(False)`, or a mode entered "
+            "and never left), so a later `loss.backward()` would find no graph. Use "
+            "a `with` block, `with torch.inference_mode():`, which switches it back "
+            "on when the block ends."
+        )
+    if not all(param.requires_grad for param in model.parameters()):
+        raise NotYet(
+            "`predict_logits` froze the model: `requires_grad_(False)` turns off the "
+            "weights' gradients for good, so no later training step can update them. "
+            "Leave the weights as they are and run the forward passes inside "
+            "`with torch.inference_mode():`, which affects only that block."
+        )
     if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(want.shape):
         raise NotYet(
             f"`predict_logits(model, X, 64)` for 300 images returned {describe(got)}; "
@@ -108,7 +129,8 @@ def _without_loaders() -> Iterator[None]:
         raise NotYet(
             "Your `batches` iterates over a `DataLoader` (or chapter 06's "
             "`TensorLoader`); this exercise asks you to cut each batch out of `X` and "
-            "`y` yourself: one `index_select` with the batch's indices from `order`."
+            "`y` yourself: one indexing operation (`X.index_select(0, idx)` or "
+            "`X[idx]`) with the batch's indices from `order`."
         )
 
     with (
@@ -116,6 +138,21 @@ def _without_loaders() -> Iterator[None]:
         patch.object(TensorLoader, "__iter__", refuse),
     ):
         yield
+
+
+class _CountOps(TorchDispatchMode):
+    """Counts the ATen operations that run inside it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+_OPS_PER_BATCH = 6  # a slice of `order` and one indexing per tensor take 3
 
 
 @registry.exercise("batches")
@@ -131,7 +168,7 @@ def _batches(answers: Answers) -> str:
         )
         want = list(loader)
         what = f"`batches(X, y, {batch_size}, order)` with {n} rows"
-        with _without_loaders():
+        with _without_loaders(), _CountOps() as ops:
             result = answers.call_as(
                 "batches",
                 f"batches(X, y, {batch_size}, order)",
@@ -152,6 +189,14 @@ def _batches(answers: Answers) -> str:
                     f"Going through {what} stopped with {type(exc).__name__}: {first}"
                 ) from None
         sizes = [len(b) for _, b in want]
+        if got and ops.count > _OPS_PER_BATCH * len(got):
+            raise NotYet(
+                f"{what} ran {ops.count} PyTorch operations for {len(got)} batches: "
+                "it cuts the batches row by row (a list of rows that `torch.stack` "
+                "or `default_collate` joins). Cut each batch with one indexing "
+                "operation, `X.index_select(0, idx)` or `X[idx]`, with `idx` the "
+                "batch's slice of `order`."
+            )
         if len(got) != len(want):
             raise NotYet(
                 f"{what} gave {len(got)} batches; DataLoader gives {len(want)} "
@@ -329,7 +374,10 @@ def _autocast(answers: Answers) -> str:
     if got.dtype != torch.bfloat16:
         raise NotYet(
             f"The logits are {got.dtype}; under autocast `nn.Linear` returns "
-            "bfloat16. Return the model's output as it is."
+            "bfloat16. Return the model's output as it is: the chapter's `Autocast` "
+            "casts it to float32 so that the loss is computed in float32, but here "
+            "the dtype itself shows that the last matrix multiplication ran in "
+            "bfloat16."
         )
     error = (got.detach().float() - want).abs().max().item()
     scale = want.abs().max().item()
@@ -351,11 +399,13 @@ def _without_speed(answers: Answers) -> Iterator[None]:
 
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise NotYet(
-            "Your `compute_bound` calls a helper from torchprimer.speed; this exercise "
-            "asks you to count the FLOPs yourself, with `FlopCounterMode`."
+            "Your `compute_bound` calls a helper from torchprimer.speed "
+            "(`count_flops`, `training_step`, ...); this exercise asks you to count "
+            "the FLOPs yourself: forward, loss and `backward()` under "
+            "`FlopCounterMode`, with no optimizer step."
         )
 
-    names = ["count_flops", "flops_per_second", "roofline"]
+    names = ["count_flops", "flops_per_second", "roofline", "training_step"]
     originals = [getattr(speed, name) for name in names]
     namespace = answers._namespace  # the notebook's globals: names bound by imports
     imported = {
@@ -395,6 +445,7 @@ def _compute_bound(answers: Answers) -> str:
         forward = _counted(model, X, y, backward=False)
         step = _counted(model, X, y, backward=True)
         shown = f"compute_bound(model, X, y, {peak:.0e})"
+        weights = torch.cat([p.detach().flatten() for p in model.parameters()])
         with _without_speed(answers):
             got = answers.call_as("compute_bound", shown, model, X, y, peak)
         if isinstance(got, torch.Tensor) and got.numel() == 1:
@@ -421,6 +472,21 @@ def _compute_bound(answers: Answers) -> str:
                 f"For {name}, `{shown}` is {got:.4g} s; count the FLOPs of the forward "
                 "pass, the loss and `backward()` under `FlopCounterMode`, and divide "
                 "by `peak_flops`."
+            )
+        after = torch.cat([p.detach().flatten() for p in model.parameters()])
+        if not torch.equal(after, weights):
+            raise NotYet(
+                f"For {name}, the FLOP count is right, but `{shown}` changed the "
+                "model's weights: it ran an optimizer step. Count forward, loss and "
+                "`backward()` only (the optimizer adds no counted FLOPs), and leave "
+                "the model as you found it."
+            )
+        if any(param.grad is not None for param in model.parameters()):
+            raise NotYet(
+                f"For {name}, the FLOP count is right, but `{shown}` left tensors in "
+                "the parameters' `.grad`, where there were none: the next "
+                "`backward()` would add to them, and they hold memory. Clear them "
+                "with `model.zero_grad()`, which sets them back to None."
             )
     return (
         "The bound: what a step would take if every FLOP ran at the peak rate. A "
