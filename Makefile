@@ -28,7 +28,7 @@ PARAMS    ?=
 # Static site: warnings are errors, every page rewritten (-E), so no page survives from another build.
 SPHINX    := $(PY) -m sphinx -b html -W --keep-going -E -q
 
-.PHONY: help setup data book execute lab test test-matrix clean figures site benchmark exercises export
+.PHONY: help setup data book execute lab test test-matrix clean figures site benchmark ablation exercises export
 .PHONY: check-nb render
 
 # Stops with a clear message when NB names no chapter (NB=5, NB=0, NB=99).
@@ -124,11 +124,14 @@ test-matrix: $(STAMP) data ## nbval under ATEN_CPU_CAPABILITY {default, avx2} x 
 	  ATEN_CPU_CAPABILITY=$$cap OMP_NUM_THREADS=$$threads $(PY) -m pytest -q $$xdist notebooks; \
 	done; done
 
-# CNN_ARGS= (empty) skips the CNN ablation (about 12 min of the total).
-CNN_ARGS ?= --ablation
-benchmark: $(STAMP) data ## measure the MLP and CNN speed-up tables, the CNN headline and ablation (about 40 min)
-	$(PY) benchmarks/train_mlp.py
-	$(PY) benchmarks/train_cnn.py $(CNN_ARGS)
+# One run, alone on an idle machine: every figure of the README's benchmark section.
+benchmark: $(STAMP) data ## measure the MLP and CNN speed-ups and the CNN record over 3 seeds (about 30 min, idle machine)
+	@mkdir -p _build
+	set -o pipefail; $(PY) -u benchmarks/run_all.py $(BENCHMARK_ARGS) | tee _build/benchmark.log
+
+ablation: $(STAMP) data ## what each change of the CNN record buys: one change a row, 3 seeds, validation accuracy (about 15 min)
+	@mkdir -p _build
+	set -o pipefail; $(PY) -u benchmarks/train_cnn.py --ablation | tee _build/ablation.log
 
 clean: ## remove build outputs (keeps .venv and data/)
 	rm -rf _build models .pytest_cache

@@ -14,11 +14,11 @@ other 10,000 after every epoch, then report test accuracy.
   ``torchprimer.engine.fit``.
 
 Then ``speedups.mlp_speedups``: chapter 07's data paths and model-side changes (threads,
-bfloat16 autocast, torch.compile, batch size), each with notebook 05's recipe, as a
-table with seconds per epoch, speed-up and test accuracy, and the compute bound.
+the AdamW implementation, bfloat16 autocast, torch.compile, batch size), each with
+notebook 05's recipe and several seeds, as a table with seconds per epoch, speed-up and
+test accuracy, and the fastest row against chapter 07's roofline estimate.
 
-Run: ``make benchmark`` or
-``OMP_NUM_THREADS=2 .venv/bin/python benchmarks/train_mlp.py [--epochs 20]``.
+Run: ``make benchmark`` (everything) or ``.venv/bin/python benchmarks/train_mlp.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 from speedups import mlp_speedups
@@ -145,30 +146,30 @@ def run_notebook(
     return {"seconds": seconds, "test_accuracy": test["accuracy"]}
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict[str, Any]:
     # the docstring's first paragraph, joined onto one line
     description = " ".join(__doc__.split("\n\n")[0].split())
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--classic-epochs", type=int, default=5)
     parser.add_argument("--data-root", default=str(ROOT / "data"))
     parser.add_argument(
         "--train-subset", type=int, default=None, help="speed-up table: quick tries"
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     ensure_fashion_mnist(args.data_root)
+    seed, epochs = args.seeds[0], args.classic_epochs
     print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, "
-        f"{args.epochs} epochs, "
-        f"50,000 training / 10,000 validation images\n"
+        f"\nMLP: torch {torch.__version__}, {torch.get_num_threads()} threads, "
+        f"load average {os.getloadavg()[0]:.2f}; classic loop against notebook 05, "
+        f"{epochs} epochs, seed {seed}, 50,000 training / 10,000 validation images"
     )
-
     prep_start = time.perf_counter()
-    splits = fashion_mnist_tensors(args.data_root, args.seed)
+    splits = fashion_mnist_tensors(args.data_root, seed)
     prep_seconds = time.perf_counter() - prep_start
-    ours = run_notebook(splits, args.epochs, args.seed)
-    classic = run_classic(args.data_root, args.epochs, args.seed)
-
+    ours = run_notebook(splits, epochs, seed)
+    classic = run_classic(args.data_root, epochs, seed)
     rows = [
         ("classic loop (ToTensor DataLoader, SGD lr=1e-3, batch 128)", classic),
         ("notebook 05 (tensors in memory, AdamW + OneCycle, batch 256)", ours),
@@ -176,19 +177,23 @@ def main() -> None:
     print(f"{'loop':<64} {'s/epoch':>8} {'total s':>8} {'test acc':>9}")
     for name, r in rows:
         print(
-            f"{name:<64} {r['seconds'] / args.epochs:>8.2f} {r['seconds']:>8.1f} "
+            f"{name:<64} {r['seconds'] / epochs:>8.2f} {r['seconds']:>8.1f} "
             f"{r['test_accuracy']:>9.4f}"
         )
+    speedup = classic["seconds"] / ours["seconds"]
     print(
-        "\nspeed-up classic / notebook 05: "
-        f"{classic['seconds'] / ours['seconds']:.1f}x "
-        "(one-off conversion into tensors for notebook 05: "
-        f"{prep_seconds:.1f} s, not included)"
+        f"\nspeed-up classic / notebook 05: {speedup:.1f}x (one-off conversion into "
+        f"tensors for notebook 05: {prep_seconds:.1f} s, not included)"
     )
     if args.train_subset is not None:
         splits["train"] = TensorDataset(*splits["train"][: args.train_subset])
-    print(f"load average: {os.getloadavg()[0]:.1f}")
-    mlp_speedups(splits, args.data_root, args.epochs, args.seed)
+    table = mlp_speedups(splits, args.data_root, args.epochs, args.seeds)
+    return {
+        "classic": classic | {"epochs": epochs},
+        "notebook 05": ours | {"epochs": epochs},
+        "classic / notebook 05": speedup,
+        "speed-ups": table,
+    }
 
 
 if __name__ == "__main__":

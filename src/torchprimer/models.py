@@ -51,9 +51,8 @@ class MLP(nn.Module):
 
 
 class CNN(nn.Module):
-    """Three blocks of 3x3 conv (no bias) + BatchNorm + ReLU + 2x2 max-pool, then a
-    hidden layer and class logits: 98,554 parameters with the default widths.
-    """
+    """One block per width: ``convs`` x (3x3 conv without bias + BatchNorm + ReLU) and
+    a 2x2 max-pool. Then a hidden layer and the logits. Defaults: 98,554 parameters."""
 
     def __init__(
         self,
@@ -61,12 +60,15 @@ class CNN(nn.Module):
         hidden: int = 128,
         in_channels: int = 1,
         num_classes: int = 10,
+        convs: int = 1,
     ) -> None:
         super().__init__()
         blocks: list[nn.Module] = []
         for n_in, n_out in zip([in_channels, *widths[:-1]], widths):
-            conv = nn.Conv2d(n_in, n_out, kernel_size=3, padding=1, bias=False)
-            blocks += [conv, nn.BatchNorm2d(n_out), nn.ReLU(), nn.MaxPool2d(2)]
+            for i in range(convs):  # the first conv maps n_in -> n_out
+                conv = nn.Conv2d(n_out if i else n_in, n_out, 3, padding=1, bias=False)
+                blocks += [conv, nn.BatchNorm2d(n_out), nn.ReLU()]
+            blocks.append(nn.MaxPool2d(2))
         side = 28 // 2 ** len(widths)  # each max-pool halves the side, rounding down
         self.features = nn.Sequential(*blocks)
         self.classifier = nn.Sequential(

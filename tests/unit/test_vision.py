@@ -39,6 +39,23 @@ def test_default_cnn_has_98554_parameters():
     )
 
 
+def test_the_record_cnn_has_two_convolutions_per_block():
+    model = CNN(widths=(32, 64, 128), convs=2)
+    assert sum(p.numel() for p in model.parameters()) == 435_754
+    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [
+        (1, 32),
+        (32, 32),
+        (32, 64),
+        (64, 64),
+        (64, 128),
+        (128, 128),
+    ]
+    pools = [m for m in model.features if isinstance(m, nn.MaxPool2d)]
+    assert len(pools) == 3
+    assert model(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
 @pytest.mark.parametrize("widths", [(16, 32), (8, 16, 32), (4, 8, 8, 8)])
 def test_cnn_shapes_and_parameter_count(widths):
     model = CNN(widths)
@@ -178,6 +195,7 @@ def test_ablation_changes_one_thing_per_row_and_prints_a_table(monkeypatch, caps
     changes = {
         "recipe": {},
         "narrower": {"widths": (4, 8)},
+        "two convs": {"widths": (4, 8), "convs": 2},
         "no BN": {"batchnorm": False},
     }
     monkeypatch.setattr(module, "ABLATION", changes)
@@ -185,13 +203,49 @@ def test_ablation_changes_one_thing_per_row_and_prints_a_table(monkeypatch, caps
         name: TensorDataset(*tiny_data(64, seed))
         for seed, name in enumerate(["train", "val", "test"])
     }
-    args = argparse.Namespace(ablation_subset=32, ablation_epochs=1, seed=0)
-    table = module.ablation(splits, torch.device("cpu"), args)
+    args = argparse.Namespace(ablation_epochs=1, dtype="float32")
+    table = module.ablation(lambda seed: splits, torch.device("cpu"), [0, 1], args)
     assert list(table.index) == list(changes)
     assert table.loc["narrower", "parameters"] < table.loc["recipe", "parameters"]
+    assert table.loc["two convs", "parameters"] > table.loc["narrower", "parameters"]
     assert table.loc["no BN", "parameters"] < table.loc["recipe", "parameters"]
-    assert (table["epochs"] == 1).all()
-    assert ((table["test acc"] >= 0) & (table["test acc"] <= 1)).all()
+    assert table["gain"].iloc[0] == 0
+    assert (table["min"] <= table["val acc mean"]).all()
+    assert (table["val acc mean"] <= table["max"]).all()
     printed = capsys.readouterr().out
-    assert "ablation: 32 training images, 1 epochs per run" in printed
+    assert "ablation: 1 epochs per run, seeds [0, 1], val accuracy" in printed
     assert f" {table.loc['recipe', 'parameters']} " in printed  # a whole number
+
+
+def test_the_record_reports_every_seed_and_their_mean(monkeypatch):
+    module = cnn_benchmark()
+    monkeypatch.setattr(
+        module, "RECORD", {"widths": (4, 8), "convs": 2, "num_epochs": 1}
+    )
+    splits = {
+        name: TensorDataset(*tiny_data(64, seed))
+        for seed, name in enumerate(["train", "val", "test"])
+    }
+    args = argparse.Namespace(epochs=None, dtype="float32")
+    result = module.record(lambda seed: splits, torch.device("cpu"), [3, 4], args)
+    assert [row["seed"] for row in result["seeds"]] == [3, 4]
+    accuracies = [row["test acc"] for row in result["seeds"]]
+    assert result["summary"]["test acc"]["mean"] == pytest.approx(sum(accuracies) / 2)
+    assert result["summary"]["test acc"]["min"] == min(accuracies)
+    assert result["recipe"]["precision"] == "float32"
+    assert result["parameters"] == sum(
+        p.numel() for p in CNN((4, 8), convs=2).parameters()
+    )
+
+
+def test_bfloat16_is_picked_only_on_a_cpu_with_native_bf16(monkeypatch):
+    module = cnn_benchmark()
+    for flags, expected in [
+        ({"avx512_bf16": True}, torch.bfloat16),
+        ({"amx_bf16": True}, torch.bfloat16),
+        ({"avx2": True}, None),
+    ]:
+        monkeypatch.setattr(torch.cpu, "get_capabilities", lambda flags=flags: flags)
+        assert module.pick_dtype("auto") is expected
+    assert module.pick_dtype("bfloat16") is torch.bfloat16
+    assert module.pick_dtype("float32") is None

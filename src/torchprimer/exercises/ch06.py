@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.data import DataLoader, TensorDataset
 
 from torchprimer.exercises import (
     Answers,
@@ -17,7 +22,9 @@ from torchprimer.exercises import (
     parameter_count,
     whole_number,
 )
+from torchprimer.fashion_mnist import fashion_mnist_tensors
 from torchprimer.models import CNN, MLP
+from torchprimer.paths import repository_path
 
 registry = Registry("06")
 check = registry.check
@@ -43,15 +50,49 @@ def _settings() -> list[tuple[int, int, int, int, int]]:
     return found
 
 
+_SLIDING = ("conv", "pool", "im2col", "unfold")  # aten ops that slide a window
+_FORMULA = (
+    "this exercise asks for the formula itself, in integer arithmetic (`+`, `-`, "
+    "`*`, `//`), not for a layer that computes the size for you."
+)
+
+
+class _NoSlidingWindows(TorchDispatchMode):
+    """While active, every convolution, pooling or unfold op raises NotYet (and is
+    remembered, in case the learner's code catches the error)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.used: str | None = None
+
+    def __torch_dispatch__(
+        self, func: Any, types: Any, args: Any = (), kwargs: Any = None
+    ) -> Any:
+        name = func.name().split("::")[-1]
+        if any(word in name for word in _SLIDING):
+            self.used = self.used or name
+            raise NotYet(f"Your function runs PyTorch's `{name}`; {_FORMULA}")
+        return func(*args, **(kwargs or {}))
+
+
+@contextmanager
+def _by_formula() -> Iterator[_NoSlidingWindows]:
+    with _NoSlidingWindows() as mode:
+        yield mode
+    if mode.used:  # the learner's code caught the error: still a shortcut
+        raise NotYet(f"Your function runs PyTorch's `{mode.used}`; {_FORMULA}")
+
+
 @registry.exercise("conv_output_size")
 def _conv_output_size(answers: Answers) -> str:
     settings = _settings()
     for size, kernel, stride, padding, dilation in settings:
         want = _conv_size(size, kernel, stride, padding, dilation)
         shown = f"conv_output_size({size}, {kernel}, {stride}, {padding}, {dilation})"
-        got = answers.call_as(
-            "conv_output_size", shown, size, kernel, stride, padding, dilation
-        )
+        with _by_formula():
+            got = answers.call_as(
+                "conv_output_size", shown, size, kernel, stride, padding, dilation
+            )
         if isinstance(got, torch.Tensor) and got.numel() == 1:
             got = got.item()
         if isinstance(got, bool) or not isinstance(got, int | float):
@@ -125,8 +166,10 @@ def _predict_parameters(answers: Answers) -> str:
         raise NotYet(f"`predicted_linear_params` is {linear:,}. {hint}")
     ratio = linear / conv
     return (
-        f"The conv layer needs {ratio:,.0f}× fewer parameters: each filter is shared "
-        "by every position (weight sharing) and sees only a 3 × 3 patch (locality)."
+        f"Conv2d: 32 · 16 · 3 · 3 + 32 = {conv:,}; Linear: {16 * 14 * 14:,} · "
+        f"{32 * 14 * 14:,} + {32 * 14 * 14:,} = {linear:,}, {ratio:,.0f}× more. Each "
+        "filter is shared by every position (weight sharing) and sees only a 3 × 3 "
+        "patch (locality)."
     )
 
 
@@ -217,8 +260,8 @@ def _receptive_field(answers: Answers) -> str:
         want.append(field)
     if got == want:
         return (
-            "The last pool's outputs each see 22 × 22 input pixels: the field grows "
-            "by (k − 1) × jump per layer, and each pool doubles the jump."
+            f"{want}: the last pool's outputs each see 22 × 22 input pixels. The field "
+            "grows by (k − 1) × jump per layer, and each pool doubles the jump."
         )
     if got == [3, 5, 7, 9, 11, 13] or got == [3, 4, 6, 7, 9, 10]:
         hint = (
@@ -308,9 +351,23 @@ MAX_PARAMS = 30_000
 TARGET = 0.80
 
 
+def _small_data() -> tuple[DataLoader, torch.Tensor, torch.Tensor]:
+    """The exercise's data, loaded by the check itself: batches of 64 from the first
+    8,000 training images (shuffled with seed 0), and the first 2,000 test images."""
+    data = fashion_mnist_tensors(repository_path("data"), seed=0)
+    X_test, y_test = (t[:2000] for t in data["test"].tensors)
+    train_dataloader = DataLoader(
+        TensorDataset(*(t[:8000] for t in data["train"].tensors)),
+        batch_size=64,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
+    return train_dataloader, X_test, y_test
+
+
 @registry.exercise("small_cnn")
 def _small_cnn(answers: Answers) -> str:
-    train_dataloader = answers.get("train_dataloader")
+    train_dataloader, X_test, y_test = _small_data()
     try:
         model = answers.call_as(
             "train_small_cnn",
@@ -336,7 +393,6 @@ def _small_cnn(answers: Answers) -> str:
             "Narrow it: fewer channels per block (e.g. `CNN(widths=(8, 16, 32), "
             "hidden=64)`)."
         )
-    X_test, y_test = answers.get("X_test"), answers.get("y_test")
     model.eval()
     with torch.no_grad():
         predicted = torch.cat([model(X).argmax(dim=1) for X in X_test.split(500)])
