@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.data import DataLoader, TensorDataset
 
@@ -95,7 +96,12 @@ def _conv_output_size(answers: Answers) -> str:
             )
         if isinstance(got, torch.Tensor) and got.numel() == 1:
             got = got.item()
-        if isinstance(got, bool) or not isinstance(got, int | float):
+        if isinstance(got, float):
+            raise NotYet(
+                f"`{shown}` returned the float {got!r}; want an int. Compute it in "
+                "integer arithmetic: `//` for the division by the stride, not `/`."
+            )
+        if isinstance(got, bool) or not isinstance(got, int):
             raise NotYet(
                 f"`conv_output_size` returned {describe(got)}; want a whole number "
                 "(an int)."
@@ -108,9 +114,7 @@ def _conv_output_size(answers: Answers) -> str:
             f"`conv_output_size` gives {got}."
         )
         span = dilation * (kernel - 1) + 1  # pixels one kernel placement covers
-        if got != int(got):
-            hint = "Round down: use `//` for the division by the stride."
-        elif got == -(-(size + 2 * padding - span) // stride) + 1:
+        if got == -(-(size + 2 * padding - span) // stride) + 1:
             hint = (
                 "The division rounds down (`//`): a last window that would stick out "
             )
@@ -176,8 +180,40 @@ def _predict_parameters(answers: Answers) -> str:
 # --- Exercise 3: a vertical-edge filter ---------------------------------------------
 
 
+class _Conv2dCalls(TorchFunctionMode):
+    """Records the kernel shape of every `conv2d` call (`F.conv2d`, `nn.Conv2d`)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kernels: list[tuple[int, ...]] = []
+
+    def __torch_function__(
+        self, func: Any, types: Any, args: Any = (), kwargs: Any = None
+    ) -> Any:
+        kwargs = kwargs or {}
+        if getattr(func, "__name__", "") == "conv2d":
+            weight = args[1] if len(args) > 1 else kwargs.get("weight")
+            self.kernels.append(tuple(getattr(weight, "shape", ())))
+        return func(*args, **kwargs)
+
+
 def _edges(answers: Answers, images: torch.Tensor, what: str) -> torch.Tensor:
-    out = answers.call_as("vertical_edges", "vertical_edges(images)", images.clone())
+    with _Conv2dCalls() as calls:
+        out = answers.call_as(
+            "vertical_edges", "vertical_edges(images)", images.clone()
+        )
+    if not calls.kernels:
+        raise NotYet(
+            "`vertical_edges` does not call `nn.functional.conv2d`: the exercise asks "
+            "for one 3 × 3 kernel applied with `conv2d`, not a difference of shifted "
+            "pixels."
+        )
+    if all(kernel[-2:] != (3, 3) for kernel in calls.kernels):
+        raise NotYet(
+            "`vertical_edges` calls `conv2d` with a weight of shape "
+            f"{calls.kernels[0]}; the exercise asks for one 3 × 3 kernel, a weight "
+            "of shape (1, 1, 3, 3)."
+        )
     if not isinstance(out, torch.Tensor):
         raise NotYet(
             f"`vertical_edges` returned {describe(out)} for {what}; want a tensor."
@@ -197,6 +233,7 @@ def _vertical_edges(answers: Answers) -> str:
     rising = torch.zeros(2, 1, height, width)
     rising[:, :, :, width // 2 :] = 1.0
     rising[1] *= 3.0
+    falling = rising.flip(dims=[3])  # bright on the left, dark on the right
     flat = torch.full((2, 1, height, width), 0.7)
     horizontal = torch.zeros(2, 1, height, width)
     horizontal[:, :, height // 2 :, :] = 1.0
@@ -230,7 +267,19 @@ def _vertical_edges(answers: Answers) -> str:
             "On an image that is dark on the left and bright on the right, the "
             "response should be positive along the edge and 0 away from it."
         )
-    return "A flat region gives 0, a horizontal edge 0, a rising vertical edge > 0."
+    out = _edges(answers, falling, "a bright-left, dark-right image")
+    far = torch.cat([out[..., :2], out[..., -2:]], dim=-1)
+    if out.min() >= -0.1 or out.max() > tol or far.abs().max() > tol:
+        raise NotYet(
+            "On an image that is bright on the left and dark on the right, the "
+            "response should be negative along the edge and 0 away from it: return "
+            "the convolution itself, without `.abs()` or a ReLU, so that the sign "
+            "tells rising from falling brightness."
+        )
+    return (
+        "A flat region gives 0, a horizontal edge 0, a rising vertical edge > 0 and a "
+        "falling one < 0."
+    )
 
 
 # --- Exercise 4: the receptive field ------------------------------------------------
@@ -288,7 +337,7 @@ def _receptive_field(answers: Answers) -> str:
 
 def _bn_model() -> tuple[nn.Module, torch.Tensor]:
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(6)
+        torch.manual_seed(10)  # a seed whose 12 images get 5 different classes
         model = CNN()
         with torch.no_grad():
             for _ in range(5):  # fill the running statistics
@@ -311,7 +360,7 @@ def _batchnorm_eval(answers: Answers) -> str:
     if not isinstance(got, torch.Tensor) or tuple(got.shape) != (len(images),):
         raise NotYet(
             f"`classify(model, images)` for {len(images)} images returned "
-            f"{describe(got)}; want {len(images)} class indices."
+            f"{describe(got)}; want a tensor of {len(images)} class indices."
         )
     changed = any(
         not torch.equal(a, b)
@@ -390,8 +439,9 @@ def _small_cnn(answers: Answers) -> str:
     if count > MAX_PARAMS:
         raise NotYet(
             f"The model has {count:,} parameters; the limit is {MAX_PARAMS:,}. "
-            "Narrow it: fewer channels per block (e.g. `CNN(widths=(8, 16, 32), "
-            "hidden=64)`)."
+            "Count where they sit: with three blocks, the classifier's first "
+            "`nn.Linear` alone has (last width × 3 × 3) × `hidden` weights. Fewer "
+            "channels per block and a smaller hidden layer both shrink the model."
         )
     model.eval()
     with torch.no_grad():
